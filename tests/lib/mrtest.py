@@ -1,0 +1,41 @@
+"""Shared helpers for Mailroom's Python integration tests.
+
+Paths come from the environment that `make check` sets (top_builddir,
+top_srcdir); run by hand, they default to the current directory.
+"""
+import os
+import socket
+import time
+
+BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
+SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free a moment ago on host."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=10.0):
+    """Wait until something accepts on host:port; raise on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listening on {host}:{port}")
+            time.sleep(0.05)
+
+
+def wait_path(path, timeout=10.0):
+    """Wait until path exists; raise on timeout."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.05)
