@@ -162,7 +162,7 @@ class _Service:
             return
         if proc.poll() is None:
             try:
-                self._shutdown()
+                self._shutdown(proc)
             except Exception:
                 pass  # the signals below still end it
         for sig in (None, signal.SIGTERM, signal.SIGKILL):
@@ -195,8 +195,8 @@ class _Service:
     def _configure(self):
         pass
 
-    def _shutdown(self):
-        pass
+    def _shutdown(self, proc):
+        proc.terminate()  # slapd's orderly shutdown
 
 
 @atexit.register
@@ -264,7 +264,7 @@ class MariaDB(_Service):
     def _ping(self):
         return self._admin("ping", check=False).returncode == 0
 
-    def _shutdown(self):
+    def _shutdown(self, proc):
         self._admin("shutdown")
 
     def _configure(self):
@@ -472,10 +472,10 @@ olcAccess: to * by * read
         return self.ldap("ldapsearch", "-x", "-b", "", "-s", "base",
                          "namingContexts", check=False).returncode == 0
 
-    def ldap(self, tool, *args, input=None, check=True):
-        """Run an ldap-utils tool against this server; return CompletedProcess."""
+    def ldap(self, tool, *args, input=None, check=True, uri=None):
+        """Run an ldap-utils tool against this server (uri, by default TCP)."""
         env = dict(os.environ, LDAPNOINIT="1")  # ignore ldap.conf and ~/.ldaprc
-        argv = [_program(tool), "-H", self.uri, "-o", "nettimeout=5"] + list(args)
+        argv = [_program(tool), "-H", uri or self.uri, "-o", "nettimeout=5"] + list(args)
         return self._run(argv, input=input, check=check, env=env)
 
     def add_ldif(self, path_or_text):
