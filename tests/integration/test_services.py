@@ -71,6 +71,11 @@ class TestMariaDB(ServiceCase):
             with self.assertRaisesRegex(services.ServiceError, "Access denied"):
                 db.sql("SELECT 1", tcp=True)
 
+    def test_quotes_in_names(self):
+        with services.MariaDB(database="we`ird", user="o'neil", password="p'w\\x") as db:
+            rows = db.sql("SELECT current_user(), database()", tcp=True)
+            self.assertEqual(rows, [("o'neil@127.0.0.1", "we`ird")])
+
     def test_root_has_no_tcp_account(self):
         with services.MariaDB() as db:
             rows = db.sql("SELECT host FROM mysql.user WHERE user = 'root'", database="mysql")

@@ -210,6 +210,11 @@ def _stop_all():
 
 # ---------------------------------------------------------------- MariaDB
 
+def sql_string(text):
+    """text as a quoted SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class MariaDB(_Service):
     """A private mariadbd with one database and one password user for tests.
 
@@ -272,11 +277,13 @@ class MariaDB(_Service):
         hosts = self.sql("SELECT host FROM mysql.user WHERE user = 'root' "
                          "AND host <> 'localhost'", database="mysql")
         for (host,) in hosts:
-            self.sql(f"DROP USER 'root'@'{host}'", database="mysql")
-        stmts = [f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4"]
+            self.sql(f"DROP USER 'root'@{sql_string(host)}", database="mysql")
+        db = "`" + self.database.replace("`", "``") + "`"
+        stmts = [f"CREATE DATABASE {db} CHARACTER SET utf8mb4"]
         for host in ("localhost", self.host):
-            stmts += [f"CREATE USER '{self.user}'@'{host}' IDENTIFIED BY '{self.password}'",
-                      f"GRANT ALL ON `{self.database}`.* TO '{self.user}'@'{host}'"]
+            account = f"{sql_string(self.user)}@{sql_string(host)}"
+            stmts += [f"CREATE USER {account} IDENTIFIED BY {sql_string(self.password)}",
+                      f"GRANT ALL ON {db}.* TO {account}"]
         self.sql("; ".join(stmts), database="mysql")
 
     def _client(self, database, tcp):
