@@ -39,6 +39,11 @@ def mysql_greeting(host, port):
 
 
 class ServiceCase(unittest.TestCase):
+    def started(self, service):
+        """Report how long service took to start; its pid and directory."""
+        note(f"{service.name} started in {service.start_seconds:.2f}s")
+        return service.pid, service.dir
+
     def assertGone(self, pid, directory):
         with self.assertRaises(ProcessLookupError):
             os.kill(pid, 0)
@@ -51,8 +56,7 @@ class TestMariaDB(ServiceCase):
     def test_load_query_and_stop(self):
         db = services.MariaDB()
         with db:
-            note(f"mariadb started in {db.start_seconds:.2f}s")
-            pid, directory = db.pid, db.dir
+            pid, directory = self.started(db)
             db.load(os.path.join(DATA, "services-test.sql"), tcp=True)
             rows = db.sql("SELECT address, quota_mb FROM mailbox ORDER BY id", tcp=True)
             self.assertEqual(rows, [("alice@example.test", "100"),
@@ -83,15 +87,13 @@ class TestMariaDB(ServiceCase):
 
     def test_two_side_by_side(self):
         with services.MariaDB() as one, services.MariaDB() as two:
-            note(f"second mariadb started in {two.start_seconds:.2f}s")
             self.assertNotEqual(one.port, two.port)
             one.sql("CREATE TABLE t (v INT); INSERT INTO t VALUES (1)", tcp=True)
             two.sql("CREATE TABLE t (v INT); INSERT INTO t VALUES (2)", tcp=True)
             self.assertEqual(one.sql("SELECT v FROM t", tcp=True), [("1",)])
             self.assertEqual(two.sql("SELECT v FROM t", tcp=True), [("2",)])
-            pids = (one.pid, two.pid)
-            dirs = (one.dir, two.dir)
-        for pid, directory in zip(pids, dirs):
+            gone = [self.started(one), self.started(two)]
+        for pid, directory in gone:
             self.assertGone(pid, directory)
 
     def test_stop_after_crash(self):
@@ -108,8 +110,7 @@ class TestSlapd(ServiceCase):
     def test_add_search_bind_and_stop(self):
         ldap = services.Slapd()
         with ldap:
-            note(f"slapd started in {ldap.start_seconds:.2f}s")
-            pid, directory = ldap.pid, ldap.dir
+            pid, directory = self.started(ldap)
             ldap.add_ldif(os.path.join(DATA, "services-test.ldif"))
             found = ldap.search("ou=people," + ldap.suffix, "(mail=alice@example.test)",
                                 attrs=["uid", "cn", "homeDirectory"])
