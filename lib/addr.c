@@ -323,13 +323,53 @@ static int addr_parse_local(struct addr_parser *p, struct buf *local, bool *quot
 	return 1;
 }
 
-/* Local-part "@" (Domain / address-literal), up to (not over) the close
- * byte. Fills addr on success. */
+/* What follows the local part: "@" and the domain up to (not over) the
+ * close byte, or the close byte itself for a bare postmaster. */
+static int addr_parse_after_local(struct addr_parser *p, const char *local, bool quoted,
+				  struct addr *addr, struct buf *domain)
+{
+	size_t start;
+	int ret;
+
+	if (p->pos == p->len && !p->eof_ends)
+		return addr_eof(p, "address is incomplete");
+	if (addr_at_close(p)) {
+		/* Only the one mailbox every site must have may go without
+		 * a domain. */
+		if (quoted || (p->flags & ADDR_ALLOW_POSTMASTER) == 0 ||
+		    !addr_domain_equal(local, "postmaster"))
+			return addr_fail(p, "address has no domain");
+		return 1;
+	}
+	if (p->s[p->pos] != '@')
+		return addr_fail(p, "invalid character in local part");
+	if (++p->pos == p->len)
+		return addr_eof(p, "missing domain");
+	start = p->pos;
+	if (p->s[p->pos] == '[') {
+		addr->domain_literal = true;
+		ret = addr_parse_literal(p, domain);
+	} else {
+		ret = addr_parse_domain(p);
+		for (size_t i = start; ret > 0 && i < p->pos; i++)
+			buf_append_char(domain, (char)addr_lower((unsigned char)p->s[i]));
+	}
+	if (ret <= 0)
+		return ret;
+	if (p->pos == p->len && !p->eof_ends)
+		return addr_eof(p, "address is incomplete");
+	if (!addr_at_close(p))
+		return addr_fail(p, addr->domain_literal ? "unexpected text after address literal" :
+				 "invalid character in domain");
+	return 1;
+}
+
+/* Local-part "@" (Domain / address-literal). Fills addr on success. */
 static int addr_parse_mailbox_at(struct addr_parser *p, struct addr *addr)
 {
 	struct buf local, domain;
 	size_t start = p->pos;
-	bool quoted;
+	bool quoted = false;
 	int ret;
 
 	buf_init(&local, ADDR_LOCAL_MAX);
@@ -338,55 +378,15 @@ static int addr_parse_mailbox_at(struct addr_parser *p, struct addr *addr)
 		ret = addr_eof(p, "missing address");
 	else
 		ret = addr_parse_local(p, &local, &quoted);
-	if (ret <= 0)
-		goto out;
-	if (p->pos == p->len && !p->eof_ends) {
-		ret = addr_eof(p, "address is incomplete");
-		goto out;
-	}
-	if (addr_at_close(p)) {
-		/* Only the one mailbox every site must have may go without
-		 * a domain. */
-		if (quoted || (p->flags & ADDR_ALLOW_POSTMASTER) == 0 ||
-		    !addr_domain_equal(buf_cstr(&local), "postmaster")) {
-			ret = addr_fail(p, "address has no domain");
-			goto out;
-		}
-	} else if (p->s[p->pos] != '@') {
-		ret = addr_fail(p, "invalid character in local part");
-		goto out;
-	} else if (++p->pos == p->len) {
-		ret = addr_eof(p, "missing domain");
-		goto out;
-	} else if (p->s[p->pos] == '[') {
-		addr->domain_literal = true;
-		ret = addr_parse_literal(p, &domain);
-	} else {
-		size_t dstart = p->pos;
-
-		ret = addr_parse_domain(p);
-		for (size_t i = dstart; ret > 0 && i < p->pos; i++)
-			buf_append_char(&domain, (char)addr_lower((unsigned char)p->s[i]));
-	}
-	if (ret <= 0)
-		goto out;
-	if (p->pos == p->len && !p->eof_ends) {
-		ret = addr_eof(p, "address is incomplete");
-		goto out;
-	}
-	if (!addr_at_close(p)) {
-		ret = addr_fail(p, addr->domain_literal ? "unexpected text after address literal" :
-				"invalid character in domain");
-		goto out;
-	}
-	if (p->pos - start > ADDR_MAILBOX_MAX) {
+	if (ret > 0)
+		ret = addr_parse_after_local(p, buf_cstr(&local), quoted, addr, &domain);
+	if (ret > 0 && p->pos - start > ADDR_MAILBOX_MAX)
 		ret = addr_fail(p, "address too long");
-		goto out;
+	if (ret > 0) {
+		addr->local = buf_steal(&local);
+		if (domain.len > 0)
+			addr->domain = buf_steal(&domain);
 	}
-	addr->local = buf_steal(&local);
-	if (domain.len > 0 || addr->domain_literal)
-		addr->domain = buf_steal(&domain);
-out:
 	buf_free(&local);
 	buf_free(&domain);
 	return ret;
@@ -537,6 +537,14 @@ char *addr_to_string(const struct addr *addr)
 		buf_append_str(&b, addr->domain);
 	}
 	return buf_steal(&b);
+}
+
+bool addr_equal(const struct addr *a, const struct addr *b)
+{
+	return a->null_path == b->null_path && a->domain_literal == b->domain_literal &&
+		a->utf8 == b->utf8 && strcmp(a->local, b->local) == 0 &&
+		(a->domain == NULL ? b->domain == NULL :
+		 b->domain != NULL && strcmp(a->domain, b->domain) == 0);
 }
 
 bool addr_domain_equal(const char *a, const char *b)

@@ -66,6 +66,10 @@ void addr_free(struct addr *addr);
  * adds the angle brackets of a path. Free with free(). */
 char *addr_to_string(const struct addr *addr);
 
+/* Two parsed addresses name the same mailbox: the same parts, which are
+ * canonical already (local part exact, domain lower-cased). */
+bool addr_equal(const struct addr *a, const struct addr *b);
+
 /* Domains compare without regard to ASCII case. */
 bool addr_domain_equal(const char *a, const char *b);
 

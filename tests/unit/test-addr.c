@@ -151,15 +151,6 @@ static const struct bad_case bad_cases[] = {
 	{ "user", 0, NOBR, -1 },
 };
 
-static bool addr_same(const struct addr *a, const struct addr *b)
-{
-	return strcmp(a->local, b->local) == 0 &&
-		(a->domain == NULL ? b->domain == NULL :
-		 b->domain != NULL && strcmp(a->domain, b->domain) == 0) &&
-		a->null_path == b->null_path && a->domain_literal == b->domain_literal &&
-		a->utf8 == b->utf8;
-}
-
 static bool addr_is_zero(const struct addr *a)
 {
 	return a->local == NULL && a->domain == NULL && !a->null_path &&
@@ -262,7 +253,7 @@ static void test_addr_trickle(void)
 			CHECK_INT(ret, 1);
 			CHECK_INT(consumed, plen);
 			if (ret == 1) {
-				CHECK(addr_same(&a, &whole));
+				CHECK(addr_equal(&a, &whole));
 				addr_free(&a);
 			}
 		}
@@ -292,11 +283,11 @@ static void test_addr_round_trip(void)
 			CHECK_STR(s, c->canonical);
 		path = xasprintf("<%s>", s);
 		CHECK_INT(addr_parse_path(path, strlen(path), flags, &b, &consumed, &error), 1);
-		CHECK(b.local != NULL && addr_same(&a, &b));
+		CHECK(b.local != NULL && addr_equal(&a, &b));
 		addr_free(&b);
 		if (a.domain != NULL) {
 			CHECK_INT(addr_parse_mailbox(s, flags, &b, &error), 0);
-			CHECK(b.local != NULL && addr_same(&a, &b));
+			CHECK(b.local != NULL && addr_equal(&a, &b));
 			addr_free(&b);
 		}
 		free(path);
@@ -323,6 +314,31 @@ static void test_addr_case(void)
 	/* U-labels are compared byte for byte: no Unicode case folding. */
 	CHECK(!addr_domain_equal("ex\xc3\x84mple.com", "ex\xc3\xa4mple.com"));
 	CHECK(addr_domain_equal("EX\xc3\x84MPLE.com", "ex\xc3\x84mple.COM"));
+}
+
+static void test_addr_equal(void)
+{
+	struct addr a = { .local = (char *)"u", .domain = (char *)"x.org" };
+	struct addr b = a;
+
+	CHECK(addr_equal(&a, &b));
+	b.local = (char *)"U";
+	CHECK(!addr_equal(&a, &b));
+	b.local = a.local;
+	b.domain = (char *)"y.org";
+	CHECK(!addr_equal(&a, &b));
+	b.domain = NULL;
+	CHECK(!addr_equal(&a, &b));
+	CHECK(!addr_equal(&b, &a));
+	b.domain = a.domain;
+	b.utf8 = true;
+	CHECK(!addr_equal(&a, &b));
+	b.utf8 = false;
+	b.domain_literal = true;
+	CHECK(!addr_equal(&a, &b));
+	b.domain_literal = false;
+	b.null_path = true;
+	CHECK(!addr_equal(&a, &b));
 }
 
 static char *repeat(char c, size_t n)
@@ -539,6 +555,7 @@ int main(void)
 	test_run("addr paths trickled", test_addr_trickle);
 	test_run("addr to_string round trip", test_addr_round_trip);
 	test_run("addr case folding", test_addr_case);
+	test_run("addr equality", test_addr_equal);
 	test_run("addr length limits", test_addr_limits);
 	test_run("addr parameters after the path", test_addr_params_follow);
 	test_run("addr bare mailbox", test_addr_mailbox);
