@@ -67,6 +67,7 @@ REPLACE INTO `alias` (`address`, `goto`, `domain`, `created`, `modified`, `activ
   ('dave@disabled.test', 'dave@disabled.test', 'disabled.test', NOW(), NOW(), 1),
   ('info@catchall.test', 'info@catchall.test', 'catchall.test', NOW(), NOW(), 1),
   ('postmaster@example.test', 'demo@example.test', 'example.test', NOW(), NOW(), 1),
+  ('demo.user@example.test', 'demo@example.test', 'example.test', NOW(), NOW(), 1),
   ('sales@example.test', 'partner@remote.invalid', 'example.test', NOW(), NOW(), 1),
   ('team@example.test',  'demo@example.test,alice@example.test', 'example.test', NOW(), NOW(), 1),
   ('old@example.test',   'demo@example.test', 'example.test', NOW(), NOW(), 0),
