@@ -367,26 +367,35 @@ class LdapSchemaTest(unittest.TestCase):
             self.assertIn(self.user_dn(address), ok.stdout)
             self.assertEqual(self.ldap.whoami(self.user_dn(address), bad).returncode, 49)
 
+    def add_account(self, name, *lines):
+        """ldapadd an inetOrgPerson + mailroomUser entry cn=name with extra lines."""
+        return self.add(f"dn: cn={name},{self.base}\nobjectClass: inetOrgPerson\n"
+                        f"objectClass: mailroomUser\ncn: {name}\nsn: {name}\n"
+                        + "".join(line + "\n" for line in lines))
+
     def test_user_without_mail_is_refused(self):
-        res = self.add(f"dn: cn=nomail,{self.base}\nobjectClass: inetOrgPerson\n"
-                       "objectClass: mailroomUser\ncn: nomail\nsn: nomail\n")
+        res = self.add_account("nomail")
         self.assertEqual(res.returncode, 65, res.stderr)  # objectClassViolation
         self.assertIn("mail", res.stderr)
 
     def test_non_integer_quota_is_refused(self):
-        res = self.add(f"dn: cn=badquota,{self.base}\nobjectClass: inetOrgPerson\n"
-                       "objectClass: mailroomUser\ncn: badquota\nsn: badquota\n"
-                       "mail: badquota@example.test\nmailroomQuotaBytes: 10M\n")
+        res = self.add_account("badquota", "mail: badquota@example.test",
+                               "mailroomQuotaBytes: 10M")
         self.assertEqual(res.returncode, 21, res.stderr)  # invalidAttributeSyntax
         self.assertIn("mailroomQuotaBytes", res.stderr)
 
     def test_second_quota_value_is_refused(self):
-        res = self.add(f"dn: cn=twoquotas,{self.base}\nobjectClass: inetOrgPerson\n"
-                       "objectClass: mailroomUser\ncn: twoquotas\nsn: twoquotas\n"
-                       "mail: twoquotas@example.test\nmailroomQuotaBytes: 1\n"
-                       "mailroomQuotaBytes: 2\n")
+        res = self.add_account("twoquotas", "mail: twoquotas@example.test",
+                               "mailroomQuotaBytes: 1", "mailroomQuotaBytes: 2")
         self.assertEqual(res.returncode, 19, res.stderr)  # constraintViolation
         self.assertEqual(self.find("(mail=twoquotas@example.test)"), [])
+
+    def test_well_formed_account_is_accepted(self):
+        # The refusals above are about their one fault, not the entry's shape.
+        res = self.add_account("fine", "mail: fine@example.test", "mailroomQuotaBytes: 10")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(self.find("(&(objectClass=mailroomUser)(mail=fine@example.test))")),
+                         1)
 
     def test_alias_without_target_is_refused(self):
         res = self.add(f"dn: mail=empty@example.test,mailroomDomainName=example.test,"
