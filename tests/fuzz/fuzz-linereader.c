@@ -1,3 +1,4 @@
+/* fuzz-deps: lib/linereader.c lib/buf.c lib/xalloc.c */
 /* libFuzzer target for the line reader.
  *
  * Input: byte 0 splits the rest into feeds (it never reaches the reader),

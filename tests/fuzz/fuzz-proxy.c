@@ -1,3 +1,4 @@
+/* fuzz-deps: lib/proxy.c lib/netaddr.c lib/xalloc.c */
 /* libFuzzer target for the PROXY protocol parser: whatever the bytes, the
  * parser stays inside them, and a header it accepts is accepted the same
  * way when the bytes after it are cut off. */

@@ -33,6 +33,17 @@ class FuzzSmoke(unittest.TestCase):
     def test_proxy(self):
         self.run_target("proxy")
 
+    def test_addr(self):
+        self.run_target("addr")
+
+    def test_every_target_is_smoked(self):
+        fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
+        targets = sorted(f[len("fuzz-"):-2] for f in os.listdir(fuzz_dir)
+                         if f.startswith("fuzz-") and f.endswith(".c"))
+        tested = sorted(n[len("test_"):] for n in dir(self)
+                        if n.startswith("test_") and n != "test_every_target_is_smoked")
+        self.assertEqual(targets, tested)
+
 
 if __name__ == "__main__":
     unittest.main()
