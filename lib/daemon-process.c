@@ -14,9 +14,10 @@
 static int daemon_ready_fd = -1;
 static char daemon_err[512];
 
-static const char *daemon_errorf(const char *fmt, const char *arg)
+/* "<what> <arg>: <strerror(errno)>" */
+static const char *daemon_errorf(const char *what, const char *arg)
 {
-	snprintf(daemon_err, sizeof(daemon_err), fmt, arg, strerror(errno));
+	snprintf(daemon_err, sizeof(daemon_err), "%s %s: %s", what, arg, strerror(errno));
 	return daemon_err;
 }
 
@@ -46,7 +47,7 @@ int daemon_pidfile_claim(const char *path, const char **error_r)
 	int len;
 
 	if (fd < 0) {
-		*error_r = daemon_errorf("pid file %s: %s", path);
+		*error_r = daemon_errorf("pid file", path);
 		return -1;
 	}
 	pid = daemon_pidfile_read(fd);
@@ -60,7 +61,7 @@ int daemon_pidfile_claim(const char *path, const char **error_r)
 	/* Stale or empty: ours now. */
 	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)len, 0) != len) {
-		*error_r = daemon_errorf("pid file %s: %s", path);
+		*error_r = daemon_errorf("pid file", path);
 		close(fd);
 		return -1;
 	}
@@ -141,7 +142,7 @@ int daemon_drop_privileges(const char *user, const char *group, const char **err
 	}
 	if (initgroups(user, (gid_t)gid) < 0 || setgid((gid_t)gid) < 0 ||
 	    setuid((uid_t)uid) < 0) {
-		*error_r = daemon_errorf("dropping privileges to %s: %s", user);
+		*error_r = daemon_errorf("dropping privileges to", user);
 		return -1;
 	}
 	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
