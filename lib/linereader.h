@@ -12,10 +12,11 @@
  * the network delivers; linereader_next() hands out complete lines, or
  * byte-counted chunks while a literal (IMAP {n}, SMTP BDAT n) is being read.
  *
- * A line longer than max_line is reported once as LR_TOO_LONG and its
- * remaining bytes are dropped up to the next line end, so the session can
- * answer with an error and go on; memory never grows past max_line plus
- * what one feed() brought. */
+ * A line longer than max_line is reported once as LR_TOO_LONG (as soon as
+ * that is known, possibly before its end arrives) and its remaining bytes
+ * are dropped up to the next line end, so the session can answer with an
+ * error and go on. When the caller drains next() after every feed(), memory
+ * never grows past max_line plus what one feed() brought. */
 
 enum lr_eol {
 	/* Only CRLF ends a line; a bare LF stays inside the line and sets
@@ -39,7 +40,10 @@ enum lr_result {
 };
 
 struct lr_line {
-	const char *data; /* valid until the next feed() or next() */
+	/* Valid until the next feed() or discard(). A LR_LINE is followed by
+	 * a NUL byte (the terminator's place), so it may be used as a string
+	 * when LR_F_NUL is not set. */
+	const char *data;
 	size_t len;
 	unsigned flags;
 	bool last; /* LR_DATA: this chunk ends the literal */
@@ -52,6 +56,8 @@ struct linereader {
 	size_t max_line;     /* without the terminator */
 	enum lr_eol eol;
 	bool skipping;       /* dropping the rest of an over-long line */
+	bool skip_cr;        /* skipping, and the last dropped byte was CR */
+	bool too_long_owed;  /* LR_TOO_LONG not yet returned by next() */
 	uint64_t literal_left;
 	bool in_literal;
 };
@@ -69,12 +75,15 @@ enum lr_result linereader_next(struct linereader *lr, struct lr_line *line_r);
 
 /* The next n bytes are a literal: next() returns them as LR_DATA chunks
  * (as they arrive, the final one with last=true), then reads lines again.
- * n == 0 is allowed and yields nothing. */
+ * n == 0 is allowed and yields nothing. Call it right after the line that
+ * announced the literal, before the next feed(): feed() may drop an
+ * over-long partial line that it believes is not a literal. */
 void linereader_expect_literal(struct linereader *lr, uint64_t n);
 
 /* Forget every buffered byte (STARTTLS: what a client pipelined before the
- * TLS handshake must never be read as commands; CVE-2011-0411 class).
- * Returns how many bytes were dropped. */
+ * TLS handshake must never be read as commands; CVE-2011-0411 class), and
+ * any literal or over-long line in progress: reading starts afresh with a
+ * line. Returns how many buffered bytes were dropped. */
 size_t linereader_discard(struct linereader *lr);
 
 /* Bytes received and not yet returned. */
