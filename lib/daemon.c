@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
@@ -126,22 +127,55 @@ static int daemon_check_cfg(const struct daemon *d, const struct cfg *cfg,
 	return 0;
 }
 
+static bool daemon_is_list(const struct daemon *d, const char *key, size_t keylen)
+{
+	for (size_t i = 0; i < d->ntable; i++)
+		if (strlen(d->table[i].name) == keylen &&
+		    strncmp(d->table[i].name, key, keylen) == 0)
+			return d->table[i].type == CFG_LIST;
+	return false;
+}
+
+/* The value of -o number i; repeated -o for a list key add up (" ; "
+ * joins list values for cfg_set). NULL when an earlier -o had the key. */
+static char *daemon_opt_value(const struct daemon *d, size_t i, size_t keylen)
+{
+	const char *key = d->opts[i];
+	struct buf v;
+
+	if (!daemon_is_list(d, key, keylen))
+		return xstrdup(key + keylen + 1);
+	for (size_t j = 0; j < i; j++)
+		if (strncmp(d->opts[j], key, keylen + 1) == 0)
+			return NULL;
+	buf_init(&v, BUF_NO_LIMIT);
+	for (size_t j = i; j < d->nopts; j++) {
+		if (strncmp(d->opts[j], key, keylen + 1) != 0)
+			continue;
+		if (v.len > 0)
+			buf_append_str(&v, " ; ");
+		buf_append_str(&v, d->opts[j] + keylen + 1);
+	}
+	return buf_steal(&v);
+}
+
 static int daemon_apply_opts(const struct daemon *d, struct cfg *cfg, const char **error_r)
 {
 	for (size_t i = 0; i < d->nopts; i++) {
-		char *key = xstrdup(d->opts[i]);
-		char *eq = strchr(key, '=');
-		int ret = -1;
+		const char *eq = strchr(d->opts[i], '=');
+		char *key, *value;
 		const char *err = "expected key=value";
+		int ret = -1;
 
 		if (eq != NULL) {
-			*eq = '\0';
-			ret = cfg_set(cfg, key, eq + 1, &err);
+			key = xstrndup(d->opts[i], (size_t)(eq - d->opts[i]));
+			value = daemon_opt_value(d, i, strlen(key));
+			ret = value == NULL ? 0 : cfg_set(cfg, key, value, &err);
+			free(key);
+			free(value);
 		}
-		if (ret < 0)
-			snprintf(daemon_errbuf, sizeof(daemon_errbuf), "-o %s: %s", d->opts[i], err);
-		free(key);
 		if (ret < 0) {
+			snprintf(daemon_errbuf, sizeof(daemon_errbuf), "%s", err);
 			*error_r = daemon_errbuf;
 			return -1;
 		}
