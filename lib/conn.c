@@ -454,6 +454,19 @@ void conn_abort(struct conn *c, const char *reason)
 
 /* ------------------------------------------------------------- accept */
 
+/* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; logs, limits
+ * and sessions want the plain IPv4 address. */
+static void conn_unmap_v4(struct netaddr *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (a->family != AF_INET6 || memcmp(a->addr, prefix, sizeof(prefix)) != 0)
+		return;
+	memmove(a->addr, a->addr + 12, 4);
+	memset(a->addr + 4, 0, 12);
+	a->family = AF_INET;
+}
+
 static void conn_addresses(struct conn *c)
 {
 	struct sockaddr_storage ss;
@@ -468,6 +481,8 @@ static void conn_addresses(struct conn *c)
 	len = sizeof(ss);
 	if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0)
 		netaddr_from_sockaddr(&c->lip, (struct sockaddr *)&ss);
+	conn_unmap_v4(&c->peer);
+	conn_unmap_v4(&c->lip);
 }
 
 static struct conn *conn_new(const struct conn_listen_opts *o, struct conn_env *env)

@@ -462,6 +462,8 @@ static int daemon_start(struct daemon *d, const char **error_r)
 		return -1;
 	}
 	uv_loop_init(&d->loop);
+	/* Before any port opens: whoever sees it open may signal us. */
+	daemon_signals(d);
 	daemon_env_init(d);
 	daemon_apply_live(d, d->cfg);
 	if (daemon_bind_all(d, error_r) < 0 || daemon_load_tls(d, d->cfg, error_r) < 0)
@@ -474,7 +476,6 @@ static int daemon_start(struct daemon *d, const char **error_r)
 		return -1;
 	if (geteuid() == 0)
 		log_warn(NULL, "running as root: set user= to drop privileges");
-	daemon_signals(d);
 	return 0;
 }
 
