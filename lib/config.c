@@ -603,29 +603,44 @@ static int cfg_strcmp_p(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* PATH of an include line, made relative to f's directory. With a
+ * pattern, that directory's own name is escaped so only PATH is globbed. */
+static void cfg_include_path(const struct cfg_file *f, const char *path, bool pattern,
+			     struct buf *out)
+{
+	const char *slash = strrchr(f->name, '/');
+
+	if (path[0] != '/' && slash != NULL) {
+		for (const char *p = f->name; p <= slash; p++) {
+			if (pattern && strchr("*?[\\", *p) != NULL)
+				buf_append_char(out, '\\');
+			buf_append_char(out, *p);
+		}
+	}
+	buf_append_str(out, path);
+}
+
 static int cfg_include(struct cfg_file *f, const char *arg, bool try)
 {
-	struct buf path;
-	const char *slash = strrchr(f->name, '/');
+	struct buf arg_value, path;
+	bool pattern;
 	glob_t g;
 	int ret, rc;
 
-	buf_init(&path, BUF_NO_LIMIT);
-	if (cfg_unquote(arg, &path, cfg_file_error(f)) < 0 ||
-	    (path.len == 0 && cfg_fail(cfg_file_error(f), "include without a path") < 0)) {
-		buf_free(&path);
+	buf_init(&arg_value, CFG_LINE_MAX);
+	if (cfg_unquote(arg, &arg_value, cfg_file_error(f)) < 0 ||
+	    (arg_value.len == 0 && cfg_fail(cfg_file_error(f), "include without a path") < 0)) {
+		buf_free(&arg_value);
 		return -1;
 	}
-	if (path.data[0] != '/' && slash != NULL) {
-		char *rel = buf_steal(&path);
-
-		buf_printf(&path, "%.*s%s", (int)(slash - f->name + 1), f->name, rel);
-		free(rel);
-	}
+	pattern = strpbrk(arg_value.data, "*?[") != NULL;
+	buf_init(&path, BUF_NO_LIMIT);
+	cfg_include_path(f, arg_value.data, pattern, &path);
+	buf_free(&arg_value);
 	if (f->depth >= CFG_INCLUDE_DEPTH) {
 		ret = cfg_fail(cfg_file_error(f), "include %s: nested more than %d deep",
 			       path.data, CFG_INCLUDE_DEPTH);
-	} else if (strpbrk(path.data, "*?[") == NULL) {
+	} else if (!pattern) {
 		ret = cfg_include_one(f, path.data, try);
 	} else if ((rc = glob(path.data, GLOB_NOSORT, NULL, &g)) != 0) {
 		ret = rc == GLOB_NOMATCH && try ? 0 :
@@ -651,14 +666,16 @@ static bool cfg_word_is(const char *word, size_t len, const char *s)
 /* One complete line, terminator removed, in f->line. */
 static int cfg_file_line(struct cfg_file *f)
 {
-	char *line = f->line.data != NULL ? f->line.data : (char *)"";
+	char *line = f->line.data;
 	size_t len = f->line.len;
 	char *p, *key, *end;
 	size_t keylen;
 	struct buf value;
 	int ret;
 
-	if (len > 0 && line[len - 1] == '\r')
+	if (len == 0)
+		return 0;
+	if (line[len - 1] == '\r')
 		line[--len] = '\0';
 	if (cfg_check_text(line, len, cfg_file_error(f)) < 0)
 		return -1;
@@ -776,6 +793,24 @@ int cfg_load_feed(struct cfg_load *ld, const void *data, size_t len)
 	return 0;
 }
 
+static void cfg_load_free(struct cfg_load *ld)
+{
+	buf_free(&ld->top.line);
+	for (size_t i = 0; i < ld->n_names; i++)
+		free(ld->names[i]);
+	free(ld->names);
+	for (size_t i = 0; i < ld->cfg->count; i++) {
+		while (ld->seen[i] != NULL) {
+			struct cfg_seen *next = ld->seen[i]->next;
+
+			free(ld->seen[i]);
+			ld->seen[i] = next;
+		}
+	}
+	free(ld->seen);
+	free(ld);
+}
+
 int cfg_load_end(struct cfg_load *ld, const char **error_r)
 {
 	struct cfg *cfg = ld->cfg;
@@ -789,20 +824,7 @@ int cfg_load_end(struct cfg_load *ld, const char **error_r)
 		cfg_vals_free(ld->stage, cfg->count);
 		*error_r = buf_cstr(&cfg->error);
 	}
-	buf_free(&ld->top.line);
-	for (size_t i = 0; i < ld->n_names; i++)
-		free(ld->names[i]);
-	free(ld->names);
-	for (size_t i = 0; i < cfg->count; i++) {
-		while (ld->seen[i] != NULL) {
-			struct cfg_seen *next = ld->seen[i]->next;
-
-			free(ld->seen[i]);
-			ld->seen[i] = next;
-		}
-	}
-	free(ld->seen);
-	free(ld);
+	cfg_load_free(ld);
 	return ret;
 }
 

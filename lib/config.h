@@ -48,7 +48,7 @@ enum cfg_type {
 struct cfg_def {
 	const char *name;
 	enum cfg_type type;
-	const char *def;      /* default as written in a file; NULL = empty */
+	const char *def;      /* default, unquoted (lists: " ; " between values); NULL = empty */
 	const char *help;     /* one line */
 	long long min, max;   /* CFG_INT, CFG_SIZE, CFG_TIME; both 0 = no bound */
 	const char *choices;  /* CFG_ENUM */

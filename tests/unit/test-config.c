@@ -576,6 +576,7 @@ static void test_include_paths(void)
 static void test_include_glob(void)
 {
 	struct cfg *cfg = cfg_new(table, COUNT);
+	char *err;
 
 	mkd("conf.d");
 	/* written in reverse order: loading must sort by name */
@@ -591,6 +592,14 @@ static void test_include_glob(void)
 	CHECK_LIST(cfg, "nets", "a ; b");
 	CHECK_OK(cfg, "include_try conf.d/*.none\nbig = 1\n");
 	CHECK_INT(cfg_int(cfg, "big"), 1);
+	/* pattern characters in the including file's directory are not a pattern */
+	mkd("we[ir]d*");
+	mkd("weid*");
+	put("we[ir]d*/part.conf", "big = 2\n");
+	put("weid*/part.conf", "big = 3\n");
+	CHECK_INT(load_mem(cfg, "we[ir]d*/main.conf", "include p*.conf\n", 16, &err), 0);
+	CHECK_INT(cfg_int(cfg, "big"), 2);
+	free(err);
 	cfg_free(cfg);
 	CHECK_BAD("include conf.d/*.none\n", "main.conf:1: include conf.d/*.none: no file matches");
 	put("conf.d/40-bad.conf", "mode = fastest\n");
