@@ -30,27 +30,40 @@ size_t linereader_pending(const struct linereader *lr)
 	return lr->in.len - lr->pos;
 }
 
-/* Drop bytes of the over-long line being skipped, up to and including its
- * terminator. Returns how many of the n bytes at p were dropped. */
-static size_t lr_skip(struct linereader *lr, const char *p, size_t n)
+/* Index of the first LF in p[from, n) that ends a line in the current
+ * mode, or n; cr_r tells whether a CR came just before it. prev_cr: the
+ * byte before p (not in this buffer) was a CR. */
+static size_t lr_scan_eol(const struct linereader *lr, const char *p, size_t from,
+			  size_t n, bool prev_cr, bool *cr_r)
 {
-	size_t i = 0;
+	size_t i = from;
 
 	while (i < n) {
 		const char *lf = memchr(p + i, '\n', n - i);
 		size_t at;
-		bool cr;
 
 		if (lf == NULL)
 			break;
 		at = (size_t)(lf - p);
-		cr = at > 0 ? p[at - 1] == '\r' : lr->skip_cr;
-		if (cr || lr->eol == LR_EOL_LF) {
-			lr->skipping = false;
-			lr->skip_cr = false;
-			return at + 1;
-		}
+		*cr_r = at > 0 ? p[at - 1] == '\r' : prev_cr;
+		if (*cr_r || lr->eol == LR_EOL_LF)
+			return at;
 		i = at + 1;
+	}
+	return n;
+}
+
+/* Drop bytes of the over-long line being skipped, up to and including its
+ * terminator. Returns how many of the n bytes at p were dropped. */
+static size_t lr_skip(struct linereader *lr, const char *p, size_t n)
+{
+	bool cr;
+	size_t at = lr_scan_eol(lr, p, 0, n, lr->skip_cr, &cr);
+
+	if (at < n) {
+		lr->skipping = false;
+		lr->skip_cr = false;
+		return at + 1;
 	}
 	if (n > 0)
 		lr->skip_cr = p[n - 1] == '\r';
@@ -75,31 +88,22 @@ static bool lr_find_eol(struct linereader *lr, size_t *len_r, size_t *end_r,
 			bool *bare_lf_r)
 {
 	size_t avail = lr->in.len - lr->pos;
-	size_t i = lr->scanned;
 	const char *base;
+	size_t at;
+	bool cr;
 
 	if (avail == 0)
 		return false;
 	base = lr->in.data + lr->pos;
-	while (i < avail) {
-		const char *lf = memchr(base + i, '\n', avail - i);
-		size_t at;
-		bool cr;
-
-		if (lf == NULL)
-			break;
-		at = (size_t)(lf - base);
-		cr = at > 0 && base[at - 1] == '\r';
-		if (cr || lr->eol == LR_EOL_LF) {
-			*len_r = cr ? at - 1 : at;
-			*end_r = at + 1;
-			*bare_lf_r = !cr;
-			return true;
-		}
-		i = at + 1;
+	at = lr_scan_eol(lr, base, lr->scanned, avail, false, &cr);
+	if (at == avail) {
+		lr->scanned = avail;
+		return false;
 	}
-	lr->scanned = avail;
-	return false;
+	*len_r = cr ? at - 1 : at;
+	*end_r = at + 1;
+	*bare_lf_r = !cr;
+	return true;
 }
 
 /* Whether the unread bytes, holding no line end, already pass max_line.

@@ -152,24 +152,33 @@ static void test_lr_cases(void)
 	}
 }
 
+/* next() must return r and, for a line or chunk, exactly want[0, len). */
+static struct lr_line lr_expect(struct linereader *lr, enum lr_result r, const char *want,
+				size_t len)
+{
+	struct lr_line line;
+
+	CHECK_INT(linereader_next(lr, &line), r);
+	if (want != NULL)
+		CHECK_MEM(line.data, line.len, want, len);
+	return line;
+}
+
 static void test_lr_partial_pending(void)
 {
 	struct linereader lr;
-	struct lr_line line;
 
 	linereader_init(&lr, 64, LR_EOL_CRLF);
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	linereader_feed(&lr, "abc\r\nde", 7);
 	CHECK_INT(linereader_pending(&lr), 7);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "abc");
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	lr_expect(&lr, LR_LINE, "abc", 3);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	CHECK_INT(linereader_pending(&lr), 2);
 	linereader_feed(&lr, "f\r", 2);
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	linereader_feed(&lr, "\n", 1);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "def");
+	lr_expect(&lr, LR_LINE, "def", 3);
 	CHECK_INT(linereader_pending(&lr), 0);
 	linereader_free(&lr);
 }
@@ -212,28 +221,19 @@ static void test_lr_flood(void)
 static void test_lr_literal_split(void)
 {
 	struct linereader lr;
-	struct lr_line line;
 
 	linereader_init(&lr, 8, LR_EOL_CRLF);
 	linereader_feed(&lr, "A {12}\r\nab", 10);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "A {12}");
+	lr_expect(&lr, LR_LINE, "A {12}", 6);
 	linereader_expect_literal(&lr, 12);
-	CHECK_INT(linereader_next(&lr, &line), LR_DATA);
-	CHECK_MEM(line.data, line.len, "ab", 2);
-	CHECK(!line.last);
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	CHECK(!lr_expect(&lr, LR_DATA, "ab", 2).last);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	linereader_feed(&lr, "c\r\nd\n", 5);
-	CHECK_INT(linereader_next(&lr, &line), LR_DATA);
-	CHECK_MEM(line.data, line.len, "c\r\nd\n", 5);
-	CHECK(!line.last);
+	CHECK(!lr_expect(&lr, LR_DATA, "c\r\nd\n", 5).last);
 	linereader_feed(&lr, "efghiNEXT\r\n", 11);
-	CHECK_INT(linereader_next(&lr, &line), LR_DATA);
-	CHECK_MEM(line.data, line.len, "efghi", 5);
-	CHECK(line.last);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "NEXT");
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	CHECK(lr_expect(&lr, LR_DATA, "efghi", 5).last);
+	lr_expect(&lr, LR_LINE, "NEXT", 4);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	linereader_free(&lr);
 }
 
@@ -241,19 +241,15 @@ static void test_lr_literal_split(void)
 static void test_lr_set_eol(void)
 {
 	struct linereader lr;
-	struct lr_line line;
 
 	linereader_init(&lr, 64, LR_EOL_CRLF);
 	linereader_feed(&lr, "a\nb", 3);
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	linereader_set_eol(&lr, LR_EOL_LF);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "a");
-	CHECK_INT(line.flags, LR_F_BARE_LF);
+	CHECK_INT(lr_expect(&lr, LR_LINE, "a", 1).flags, LR_F_BARE_LF);
 	linereader_set_eol(&lr, LR_EOL_CRLF);
 	linereader_feed(&lr, "\nc\r\n", 4);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_MEM(line.data, line.len, "b\nc", 3);
+	lr_expect(&lr, LR_LINE, "b\nc", 3);
 	linereader_free(&lr);
 }
 
@@ -262,22 +258,19 @@ static void test_lr_discard(void)
 {
 	const char in[] = "STARTTLS\r\nRCPT TO:<evil>\r\n{5}\r\n";
 	struct linereader lr;
-	struct lr_line line;
 
 	linereader_init(&lr, 64, LR_EOL_CRLF);
 	linereader_feed(&lr, in, sizeof(in) - 1);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "STARTTLS");
+	lr_expect(&lr, LR_LINE, "STARTTLS", 8);
 	CHECK_INT(linereader_discard(&lr), sizeof(in) - 1 - 10);
 	CHECK_INT(linereader_pending(&lr), 0);
-	CHECK_INT(linereader_next(&lr, &line), LR_NEED_MORE);
+	lr_expect(&lr, LR_NEED_MORE, NULL, 0);
 	/* A literal or over-long line in progress is forgotten too. */
 	linereader_expect_literal(&lr, 100);
 	linereader_feed(&lr, "x", 1);
 	CHECK_INT(linereader_discard(&lr), 1);
 	linereader_feed(&lr, "EHLO good\r\n", 11);
-	CHECK_INT(linereader_next(&lr, &line), LR_LINE);
-	CHECK_STR(line.data, "EHLO good");
+	lr_expect(&lr, LR_LINE, "EHLO good", 9);
 	linereader_free(&lr);
 }
 

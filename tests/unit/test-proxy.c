@@ -265,6 +265,24 @@ static void test_proxy_v2_good(void)
 	CHECK_INT(strlen(info.authority), 255);
 }
 
+/* Bad fixed fields, each on an INET address block of len bytes. */
+static const struct {
+	const char *name;
+	uint8_t ver_cmd, fam;
+	size_t len;
+} bad_fixed[] = {
+	{ "version 1", 0x11, 0x11, 12 },
+	{ "version 3", 0x31, 0x11, 12 },
+	{ "command 2", 0x22, 0x11, 12 },
+	{ "command 15", 0x2f, 0x11, 12 },
+	{ "family 4", 0x21, 0x41, 12 },
+	{ "transport 3", 0x21, 0x13, 12 },
+	{ "UDP", 0x21, 0x12, 12 },
+	{ "INET with UNSPEC transport", 0x21, 0x10, 12 },
+	{ "INET length 11", 0x21, 0x11, 11 },
+	{ "INET6 length 12", 0x21, 0x21, 12 },
+};
+
 static void test_proxy_v2_bad(void)
 {
 	uint8_t body[600], hdr[700];
@@ -275,26 +293,10 @@ static void test_proxy_v2_bad(void)
 	expect_bad("bad signature", hdr, n);
 	expect_bad("v2 signature prefix", "\r\n\r\nx", 5);
 
-	n = v2(hdr, 0x11, 0x11, inet_block, 12);
-	expect_bad("version 1", hdr, n);
-	n = v2(hdr, 0x31, 0x11, inet_block, 12);
-	expect_bad("version 3", hdr, n);
-	n = v2(hdr, 0x22, 0x11, inet_block, 12);
-	expect_bad("command 2", hdr, n);
-	n = v2(hdr, 0x2f, 0x11, inet_block, 12);
-	expect_bad("command 15", hdr, n);
-	n = v2(hdr, 0x21, 0x41, inet_block, 12);
-	expect_bad("family 4", hdr, n);
-	n = v2(hdr, 0x21, 0x13, inet_block, 12);
-	expect_bad("transport 3", hdr, n);
-	n = v2(hdr, 0x21, 0x12, inet_block, 12);
-	expect_bad("UDP", hdr, n);
-	n = v2(hdr, 0x21, 0x10, inet_block, 12);
-	expect_bad("INET with UNSPEC transport", hdr, n);
-	n = v2(hdr, 0x21, 0x11, inet_block, 11);
-	expect_bad("INET length 11", hdr, n);
-	n = v2(hdr, 0x21, 0x21, inet_block, 12);
-	expect_bad("INET6 length 12", hdr, n);
+	for (size_t i = 0; i < sizeof(bad_fixed) / sizeof(bad_fixed[0]); i++) {
+		n = v2(hdr, bad_fixed[i].ver_cmd, bad_fixed[i].fam, inet_block, bad_fixed[i].len);
+		expect_bad(bad_fixed[i].name, hdr, n);
+	}
 	memset(body, 0, sizeof(body));
 	n = v2(hdr, 0x21, 0x31, body, 215);
 	expect_bad("UNIX length 215", hdr, n);
