@@ -86,6 +86,17 @@ class Daemon:
             else:
                 host, port = addr.rsplit(":", 1)
                 wait_port(host.replace("*", "127.0.0.1"), int(port))
+        self.wait_log("started listeners=")
+
+    def wait_log(self, text):
+        """Wait for text in the log: ports open before privileges drop."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with open(self.log) as f:
+                if text in f.read():
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"{text!r} not logged in {self.log}")
 
     def write_config(self, settings, listen):
         base = {"user": "", "log_dest": "stderr", "log_level": "debug",
