@@ -17,12 +17,7 @@ enum conn_stage {
 };
 
 struct conn {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	union conn_stream h;
 	uv_timer_t idle_timer, session_timer, resume_timer;
 	int open_handles;
 

@@ -20,6 +20,14 @@
 struct conn;
 struct tls_store;
 
+/* A TCP or UNIX stream socket, as connections and listeners hold them. */
+union conn_stream {
+	uv_handle_t handle;
+	uv_stream_t stream;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
 /* Output queued beyond this stops reading from the socket; reading resumes
  * (and on_writable fires) once the queue drains below CONN_WRITE_LOW. */
 #define CONN_WRITE_HIGH (256 * 1024)

@@ -26,12 +26,7 @@ struct listener_spec {
 
 struct listener {
 	struct listener_spec spec;
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	union conn_stream h;
 	struct conn_listen_opts opts;
 	struct conn_env *env;
 	bool bound, closing;

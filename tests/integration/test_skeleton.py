@@ -195,6 +195,11 @@ class SharedDaemonTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.d.stop()
+        # Non-zero would also be how a sanitizer build reports a finding.
+        if cls.d.proc.returncode != 0:
+            with open(cls.d.log) as f:
+                raise AssertionError(f"shared daemon exited {cls.d.proc.returncode}:\n"
+                                     + f.read()[-3000:])
 
     def plain(self, **kw):
         c = Client.tcp(self.ports["plain"], **kw)
@@ -528,8 +533,9 @@ class OwnDaemonTest(unittest.TestCase):
         pid_file = os.path.join(TMP.name, "bg.pid")
         port = free_port()
         d = Daemon("bg", {"pid_file": pid_file}, [f"127.0.0.1:{port}"], spawn=False)
-        run = subprocess.run([TESTD, "--config", d.config], timeout=10)
-        self.assertEqual(run.returncode, 0)
+        run = subprocess.run([TESTD, "--config", d.config], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(run.returncode, 0, run.stderr)
         # The starter has exited: the port must already be open.
         c = Client.tcp(port)
         self.assertEqual(c.line(), "+OK testd ready")
