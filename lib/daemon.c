@@ -174,8 +174,11 @@ static int daemon_apply_opts(const struct daemon *d, struct cfg *cfg, const char
 			free(key);
 			free(value);
 		}
-		if (ret < 0) {
+		if (ret < 0 && eq == NULL)
+			snprintf(daemon_errbuf, sizeof(daemon_errbuf), "-o %s: %s", d->opts[i], err);
+		else if (ret < 0)
 			snprintf(daemon_errbuf, sizeof(daemon_errbuf), "%s", err);
+		if (ret < 0) {
 			*error_r = daemon_errbuf;
 			return -1;
 		}
