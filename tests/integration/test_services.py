@@ -194,5 +194,29 @@ class TestSchemaConversion(unittest.TestCase):
         self.assertIn("olcAttributeTypes:: ", ldif)
 
 
+class TestLastingHome(ServiceCase):
+    """home= keeps the directory; detach() leaves the server running for a
+    later stop_pidfile(), as scripts/quickstart uses them."""
+
+    def test_detached_slapd_outlives_its_object_and_stops_by_pid_file(self):
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="mr-home-", dir="/tmp") as home:
+            port = mrtest.free_port()
+            ldap = services.Slapd(home=os.path.join(home, "ldap"), port=port)
+            ldap.start()
+            pid = ldap.pid
+            self.assertEqual(ldap.port, port)
+            ldap.detach()
+            ldap.stop()  # a detached server is no longer this object's to stop
+            os.kill(pid, 0)
+            mrtest.wait_port("127.0.0.1", port)
+            pidfile = os.path.join(home, "ldap", "slapd.pid")
+            self.assertTrue(services.stop_pidfile(pidfile))
+            with self.assertRaises(OSError):
+                os.kill(pid, 0)
+            self.assertTrue(os.path.isdir(os.path.join(home, "ldap", "data")))
+            self.assertFalse(services.stop_pidfile(pidfile))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -71,7 +71,11 @@ class _Service:
 
     name = "service"
 
-    def __init__(self):
+    def __init__(self, home=None, port=None):
+        # home: a lasting directory (scripts/quickstart) instead of a
+        # temporary one; it is kept on stop(). port: a fixed port.
+        self.home = home
+        self.fixed_port = port
         self.dir = None
         self.proc = None
         self.port = None
@@ -90,6 +94,11 @@ class _Service:
         return self.proc.pid if self.proc else None
 
     def _make_dir(self):
+        if self.home is not None:
+            os.makedirs(self.home, mode=0o700, exist_ok=True)
+            self.dir = self.home
+            _live.add(self)
+            return
         # A short directory so the socket paths inside it stay within limits.
         base = None
         if len(tempfile.gettempdir()) > SOCKET_PATH_MAX - 40:
@@ -107,13 +116,14 @@ class _Service:
         try:
             self._prepare()
             for attempt in range(START_ATTEMPTS):
-                self.port = mrtest.free_port()
+                self.port = self.fixed_port or mrtest.free_port()
                 try:
                     self._launch()
                     break
                 except ServiceError as e:
                     # Another process took the port between free_port() and bind().
-                    if attempt + 1 == START_ATTEMPTS or not _port_in_use(str(e)):
+                    if (attempt + 1 == START_ATTEMPTS or self.fixed_port
+                            or not _port_in_use(str(e))):
                         raise
             self._configure()
         except BaseException:
@@ -180,10 +190,16 @@ class _Service:
         try:
             self._end_process()
         finally:
-            if self.dir is not None:
+            if self.dir is not None and self.home is None:
                 shutil.rmtree(self.dir, ignore_errors=True)
-                self.dir = None
+            self.dir = None
             _live.discard(self)
+
+    def detach(self):
+        """Leave the server running after this process exits (quickstart);
+        stop it later with stop_pidfile() on its pid file."""
+        _live.discard(self)
+        self.proc = None
 
     # Filled in by each server.
     def _prepare(self):
@@ -197,6 +213,36 @@ class _Service:
 
     def _shutdown(self, proc):
         proc.terminate()  # slapd's orderly shutdown
+
+
+def stop_pidfile(path, timeout=STOP_TIMEOUT):
+    """End the process whose pid is in path: SIGTERM, then SIGKILL, each wait
+    bounded. Returns False when there was no live process."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, IndexError):
+        return False
+    for sig in (None, signal.SIGKILL):
+        if sig is not None:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                # Reap it when it is our own child, or it lingers as a zombie.
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return True
+            time.sleep(0.05)
+    raise ServiceError(f"pid {pid} from {path} survived SIGKILL")
 
 
 @atexit.register
@@ -225,8 +271,8 @@ class MariaDB(_Service):
     name = "mariadb"
     host = "127.0.0.1"
 
-    def __init__(self, database="mailroom_test", user="mailroom", password=None):
-        super().__init__()
+    def __init__(self, database="mailroom_test", user="mailroom", password=None, **kw):
+        super().__init__(**kw)
         self.database = database
         self.user = user
         self.password = password or secrets.token_hex(12)
@@ -398,8 +444,8 @@ class Slapd(_Service):
     name = "slapd"
     host = "127.0.0.1"
 
-    def __init__(self, suffix="dc=example,dc=test", root_pw=None, extra_schemas=()):
-        super().__init__()
+    def __init__(self, suffix="dc=example,dc=test", root_pw=None, extra_schemas=(), **kw):
+        super().__init__(**kw)
         self.suffix = suffix
         self.root_dn = "cn=admin," + suffix
         self.root_pw = root_pw or secrets.token_hex(12)
