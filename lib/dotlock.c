@@ -17,6 +17,9 @@ struct dotlock {
 	char *lock_path;
 	dev_t dev;
 	ino_t ino;
+	/* With the inode number, which a new file can reuse at once, the
+	 * change time tells our lock file from a later one. */
+	struct timespec ctime;
 };
 
 /* What we saw of someone else's lock: it is stale only if it stays the
@@ -86,6 +89,16 @@ static int dotlock_write_temp(const char *temp, const char **error_r)
 	return 0;
 }
 
+static int dotlock_record(struct dotlock *lock)
+{
+	struct stat st;
+
+	if (stat(lock->lock_path, &st) < 0 || st.st_ino != lock->ino)
+		return -1;
+	lock->ctime = st.st_ctim;
+	return 0;
+}
+
 /* One attempt: 1 locked, 0 exists, -1 error. The link count decides, not
  * link()'s result, which an NFS retransmission can turn into EEXIST. */
 static int dotlock_try(struct dotlock *lock, const char *temp, const char **error_r)
@@ -107,6 +120,11 @@ static int dotlock_try(struct dotlock *lock, const char *temp, const char **erro
 		ret = 1;
 	}
 	unlink(temp);
+	/* Unlinking the temp changed the lock's ctime: record it after. */
+	if (ret == 1 && dotlock_record(lock) < 0) {
+		*error_r = "cannot stat the lock file";
+		ret = -1;
+	}
 	return ret;
 }
 
@@ -249,7 +267,8 @@ int dotlock_is_ours(const struct dotlock *lock)
 
 	if (stat(lock->lock_path, &st) < 0)
 		return 0;
-	return st.st_dev == lock->dev && st.st_ino == lock->ino;
+	return st.st_dev == lock->dev && st.st_ino == lock->ino &&
+	       st.st_ctim.tv_sec == lock->ctime.tv_sec && st.st_ctim.tv_nsec == lock->ctime.tv_nsec;
 }
 
 int dotlock_touch(struct dotlock *lock, const char **error_r)
@@ -261,6 +280,10 @@ int dotlock_touch(struct dotlock *lock, const char **error_r)
 	if (utimensat(AT_FDCWD, lock->lock_path, NULL, 0) < 0) {
 		*error_r = "cannot update the lock's mtime";
 		return -1;
+	}
+	if (dotlock_record(lock) < 0) {
+		*error_r = "the lock was taken over";
+		return 0;
 	}
 	return 1;
 }

@@ -133,6 +133,15 @@ static int maildir_uidlist_record(struct maildir_uidlist_parser *p, const char *
 	return 0;
 }
 
+static bool maildir_uidlist_has_ctl(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 static void maildir_uidlist_line(struct maildir_uidlist_parser *p)
 {
 	char *line = p->line.data;
@@ -140,8 +149,9 @@ static void maildir_uidlist_line(struct maildir_uidlist_parser *p)
 
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
-	if (memchr(line, '\0', len) != NULL) {
-		/* A NUL cuts a C string short: the line cannot be trusted. */
+	if (maildir_uidlist_has_ctl(line, len)) {
+		/* A NUL cuts a C string short, a CR would not survive a rewrite:
+		 * the line cannot be trusted. */
 		if (!p->header_done)
 			p->header_bad = true;
 		else

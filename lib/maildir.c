@@ -130,7 +130,7 @@ static int maildir_name_fields(const char *name, size_t base_len, struct maildir
 		const char *next = memchr(p + 1, ',', (size_t)(end - p - 1));
 		const char *fend = next == NULL ? end : next;
 
-		if (fend - p > 3 && p[2] == '=' && (p[1] == 'S' || p[1] == 'W')) {
+		if (fend - p >= 3 && p[2] == '=' && (p[1] == 'S' || p[1] == 'W')) {
 			bool s = p[1] == 'S';
 
 			if (maildir_parse_u64(p + 3, fend, s ? &r->size : &r->vsize) < 0)
