@@ -413,14 +413,17 @@ static bool maildir_sync_drop_gone(struct maildir_uidlist *list)
 
 static void maildir_sync_assign(struct maildir_uidlist *list, struct maildir_scan *scan)
 {
-	qsort(scan->files, scan->count, sizeof(char *), maildir_file_cmp);
+	const char *prev = NULL;
+
+	if (scan->count > 0)
+		qsort(scan->files, scan->count, sizeof(char *), maildir_file_cmp);
 	for (size_t i = 0; i < scan->count; i++) {
 		const char *name = scan->files[i] + 4;
 		struct maildir_uidlist_rec *rec;
 
 		/* The same base in both new/ and cur/ (a copy, not a move):
 		 * one UID for it. */
-		if (i > 0 && maildir_base_cmp(name, scan->files[i - 1] + 4) == 0) {
+		if (prev != NULL && maildir_base_cmp(name, prev) == 0) {
 			free(scan->files[i]);
 			continue;
 		}
@@ -428,6 +431,7 @@ static void maildir_sync_assign(struct maildir_uidlist *list, struct maildir_sca
 		rec->uid = list->next_uid++;
 		rec->base = xstrndup(name, strcspn(name, ":"));
 		rec->file = scan->files[i];
+		prev = name;
 	}
 	free(scan->files);
 }
@@ -480,7 +484,8 @@ static int maildir_sync_locked(const char *maildir, struct maildir_uidlist *list
 	index = xreallocarray(NULL, list->count + 1, sizeof(*index));
 	for (size_t i = 0; i < list->count; i++)
 		index[i] = &list->recs[i];
-	qsort(index, list->count, sizeof(*index), maildir_rec_ptr_cmp);
+	if (list->count > 0)
+		qsort(index, list->count, sizeof(*index), maildir_rec_ptr_cmp);
 	ret = maildir_sync_dir(maildir, "new", index, list->count, &scan, error_r);
 	if (ret == 0)
 		ret = maildir_sync_dir(maildir, "cur", index, list->count, &scan, error_r);

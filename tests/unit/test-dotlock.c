@@ -196,7 +196,9 @@ int main(void)
 	test_run("dotlock of a dead local holder is removed at once", test_dotlock_dead_holder);
 	test_run("dotlock times out, then recovers a stale lock", test_dotlock_stale_and_timeout);
 	test_run("dotlock release leaves a lock that is not ours", test_dotlock_release_not_ours);
-	if (system(xasprintf("rm -rf %s", test_dir)) != 0)
-		return 1;
-	return test_done();
+	char *rm = xasprintf("rm -rf %s", test_dir);
+	int rm_status = system(rm);
+
+	free(rm);
+	return rm_status == 0 ? test_done() : 1;
 }

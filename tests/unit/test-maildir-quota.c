@@ -149,7 +149,9 @@ int main(void)
 	test_run("quota fits", test_quota_fits);
 	test_run("quota file: create, append, recalculate", test_quota_file);
 	test_run("quota stale over-quota file is recalculated", test_quota_stale_over);
-	if (system(xasprintf("rm -rf %s", test_dir)) != 0)
-		return 1;
-	return test_done();
+	char *rm = xasprintf("rm -rf %s", test_dir);
+	int rm_status = system(rm);
+
+	free(rm);
+	return rm_status == 0 ? test_done() : 1;
 }

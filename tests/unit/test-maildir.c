@@ -266,7 +266,7 @@ static void test_maildir_keywords(void)
 	CHECK_INT(idx, 0);
 	CHECK_INT(maildir_keywords_assign(md, "bad word", &kw, &idx, &error), -1);
 	for (int i = 2; i < 26; i++) {
-		char name[8];
+		char name[16];
 
 		snprintf(name, sizeof(name), "k%d", i);
 		CHECK_INT(maildir_keywords_assign(md, name, &kw, &idx, &error), 1);
@@ -307,7 +307,9 @@ int main(void)
 	test_run("maildir set flags by rename", test_maildir_set_flags);
 	test_run("maildir dovecot-keywords", test_maildir_keywords);
 	test_run("maildir dovecot-keywords cut short", test_maildir_keywords_trickle);
-	if (system(xasprintf("rm -rf %s", test_dir)) != 0)
-		return 1;
-	return test_done();
+	char *rm = xasprintf("rm -rf %s", test_dir);
+	int rm_status = system(rm);
+
+	free(rm);
+	return rm_status == 0 ? test_done() : 1;
 }
