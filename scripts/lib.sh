@@ -12,6 +12,7 @@ MR_PACKAGES=(
 	libldap2-dev libmariadb-dev libcrypt-dev libargon2-dev
 	mariadb-server mariadb-client slapd ldap-utils
 	python3 swaks curl openssl procps iproute2
+	postfix
 )
 
 mr_log() { printf '%s\n' "$*" >&2; }
