@@ -22,14 +22,6 @@
 /* Decoded SASL data per step: more than any PLAIN or LOGIN response. */
 #define AUTHPROTO_MAX_DATA 8192
 
-const struct cfg_def authd_proto_auth_defs[] = {
-	{ "auth_allow_plaintext", CFG_BOOL, "no",
-	  "accept PLAIN and LOGIN in AUTH requests the frontend did not mark secured", 0, 0, NULL,
-	  NULL },
-};
-const size_t authd_proto_auth_defs_count =
-	sizeof(authd_proto_auth_defs) / sizeof(authd_proto_auth_defs[0]);
-
 enum authproto_state {
 	AUTHPROTO_WAIT_CLIENT, /* a CONT went out; the client's CONT is due */
 	AUTHPROTO_WORKING,     /* a SASL step runs on a worker */
@@ -62,7 +54,6 @@ struct authproto_session {
 	uv_loop_t *loop;
 	char sid[LOG_SID_LEN];
 	bool version_seen;
-	bool allow_plaintext;
 	bool in_close;          /* on_close is walking the requests */
 	struct authproto_request *requests;
 	size_t nrequests;
@@ -184,7 +175,6 @@ static void *authproto_connect(struct conn *c)
 	s->conn = c;
 	s->authd = authd_of_conn(c);
 	s->loop = daemon_loop(d);
-	s->allow_plaintext = cfg_bool(daemon_cfg(d), "auth_allow_plaintext");
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_sid(c));
 	/* Frontends hold this connection for as long as they run. */
 	conn_set_timeout(c, CONN_TIMEOUT_IDLE, 0);
@@ -325,8 +315,9 @@ static const char *authproto_auth_refusal(struct authproto_session *s,
 	}
 	if (!authd_sasl_mech_known(a->mech))
 		return "Unsupported authentication mechanism";
-	/* Every mechanism offered sends the password as is. */
-	if (!a->secured && !s->allow_plaintext)
+	/* Every mechanism offered sends the password as is: the frontend
+	 * marks TLS (or a local channel it trusts) with "secured". */
+	if (!a->secured)
 		return "Plaintext authentication disallowed on non-secure (SSL/TLS) connections";
 	return NULL;
 }
@@ -462,7 +453,7 @@ static void authproto_close(void *session, struct conn *c)
 	authproto_session_maybe_free(s);
 }
 
-const struct conn_service authd_proto_auth_service = {
+const struct conn_service authd_auth_service = {
 	.name = "auth",
 	.max_line = AUTHPROTO_MAX_LINE,
 	.eol = LR_EOL_LF,

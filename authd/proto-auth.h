@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "conn.h"
 #include "netaddr.h"
 
@@ -55,10 +54,7 @@ int authproto_parse_auth(const struct authproto_line *l, struct authproto_auth *
 /* Append s with the protocol's escaping (\001 then 1, t, r, n or 0). */
 int authproto_escape(struct buf *out, const char *s);
 
-/* The session. */
-extern const struct conn_service authd_proto_auth_service;
-/* Its configuration keys, for authd's table. */
-extern const struct cfg_def authd_proto_auth_defs[];
-extern const size_t authd_proto_auth_defs_count;
+/* The session (service=auth). */
+extern const struct conn_service authd_auth_service;
 
 #endif

@@ -211,7 +211,7 @@ static void saslauthd_close(void *session, struct conn *c)
 		saslauthd_session_free(s);
 }
 
-const struct conn_service authd_proto_saslauthd_service = {
+const struct conn_service authd_saslauthd_service = {
 	.name = "saslauthd",
 	.eol = LR_EOL_LF,
 	.on_connect = saslauthd_connect,

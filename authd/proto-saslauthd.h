@@ -5,6 +5,6 @@
 
 /* The saslauthd protocol on a listener with service=saslauthd
  * (docs/authd-protocols.md). */
-extern const struct conn_service authd_proto_saslauthd_service;
+extern const struct conn_service authd_saslauthd_service;
 
 #endif
