@@ -4,7 +4,7 @@
 
 const struct conn_service *const authd_services[] = {
 	&authd_lookup_service,        /* service=lookup: docs/authd.md */
-	/* authproto branch: &authd_auth_service (service=auth), */
-	/* authproto branch: &authd_saslauthd_service (service=saslauthd), */
+	&authd_auth_service,          /* service=auth: docs/authd-protocols.md */
+	&authd_saslauthd_service,     /* service=saslauthd: docs/authd-protocols.md */
 };
 const size_t authd_services_count = sizeof(authd_services) / sizeof(authd_services[0]);

@@ -11,5 +11,7 @@ extern const size_t authd_services_count;
 
 /* Each protocol front end exports its service. */
 extern const struct conn_service authd_lookup_service;   /* proto-lookup.c */
+extern const struct conn_service authd_auth_service;     /* proto-auth.c */
+extern const struct conn_service authd_saslauthd_service; /* proto-saslauthd.c */
 
 #endif

@@ -13,6 +13,7 @@ MR_PACKAGES=(
 	mariadb-server mariadb-client slapd ldap-utils
 	python3 swaks curl openssl procps iproute2
 	dovecot-core
+	postfix
 )
 
 mr_log() { printf '%s\n' "$*" >&2; }
