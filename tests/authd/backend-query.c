@@ -211,34 +211,40 @@ static struct cfg_def *query_table(size_t *count_r)
 	return table;
 }
 
+/* CONFIG first, then each -o over it, as a daemon's command line does. */
 static struct cfg *query_config(int *argi, int argc, char **argv, struct cfg_def **table_r)
 {
 	size_t count;
 	struct cfg *cfg;
 	const char *error;
-	int i = *argi;
+	int first = *argi, i = *argi;
 
 	*table_r = query_table(&count);
 	cfg = cfg_new(*table_r, count);
-	for (; i + 1 < argc && strcmp(argv[i], "-o") == 0; i += 2) {
-		char *key = xstrdup(argv[i + 1]), *eq = strchr(key, '=');
-
-		if (eq != NULL)
-			*eq = '\0';
-		if (eq == NULL || cfg_set(cfg, key, eq + 1, &error) < 0) {
-			fprintf(stderr, "backend-query: %s\n", eq == NULL ? "-o needs key=value" : error);
-			free(key);
-			cfg_free(cfg);
-			return NULL;
-		}
-		free(key);
-	}
+	while (i + 1 < argc && strcmp(argv[i], "-o") == 0)
+		i += 2;
 	if (i >= argc || cfg_load_file(cfg, argv[i], &error) < 0) {
 		fprintf(stderr, "backend-query: %s\n", i >= argc ? "no CONFIG" : error);
 		cfg_free(cfg);
 		return NULL;
 	}
 	*argi = i + 1;
+	for (i = first; strcmp(argv[i], "-o") == 0; i += 2) {
+		char *key = xstrdup(argv[i + 1]), *eq = strchr(key, '=');
+		int ret = -1;
+
+		error = "-o needs key=value";
+		if (eq != NULL) {
+			*eq = '\0';
+			ret = cfg_set(cfg, key, eq + 1, &error);
+		}
+		free(key);
+		if (ret < 0) {
+			fprintf(stderr, "backend-query: %s\n", error);
+			cfg_free(cfg);
+			return NULL;
+		}
+	}
 	return cfg;
 }
 
