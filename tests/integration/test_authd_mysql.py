@@ -332,6 +332,18 @@ class SampleDataTest(unittest.TestCase):
             self.assertEqual(got[0], EXIT_OK, got)
 
 
+class ExampleConfigTest(unittest.TestCase):
+    def test_examples_are_accepted(self):
+        # A closed port: the configuration must load (not 78) and the
+        # lookup fail temporarily, which is as far as it gets without a server.
+        for name in ("postfixadmin", "iredmail", "ispconfig"):
+            path = os.path.join(ETC_DIR, f"authd-mysql-{name}.conf")
+            for args in (("user", "a@b.test"), ("alias", "@b.test"), ("domain", "b.test")):
+                code, out, err = run(path, *args,
+                                     options=[f"mysql_servers=127.0.0.1:{closed_port()}"])
+                self.assertEqual(code, EXIT_TEMPFAIL, f"{name} {args}: {err}")
+
+
 class OutageTest(unittest.TestCase):
     """Failover, outages and recovery: never 'not found'."""
 
