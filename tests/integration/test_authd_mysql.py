@@ -8,6 +8,7 @@ code.  Outages must come out as a temporary failure (exit 75), never as
 """
 import os
 import select
+import socket
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ import mrtest
 import services
 
 QUERY = os.path.join(mrtest.BUILDDIR, "tests", "authd", "backend-query")
+AUTHD = os.path.join(mrtest.BUILDDIR, "authd", "mailroom-authd")
 SQL_DIR = os.path.join(mrtest.SRCDIR, "sql")
 ETC_DIR = os.path.join(mrtest.SRCDIR, "etc")
 SQL_FILES = [os.path.join(SQL_DIR, f)
@@ -330,6 +332,60 @@ class SampleDataTest(unittest.TestCase):
             got = run(conf, *args, options=opts)
             self.assertEqual(got[:2], want[:2], args)
             self.assertEqual(got[0], EXIT_OK, got)
+
+
+class DaemonTest(unittest.TestCase):
+    """mailroom-authd with backend = mysql, through its lookup socket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = start_db()
+        sock = cls.db.path("lookup")
+        conf = write_config(cls.db, cls.db.path("authd.conf"),
+                            extra=f"listen = {sock} service=lookup\nuser =\n")
+        cls.proc = subprocess.Popen([AUTHD, "-c", conf, "-F"], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            mrtest.wait_path(sock, timeout=TIMEOUT)
+            cls.sock = socket.socket(socket.AF_UNIX)
+            cls.sock.settimeout(TIMEOUT)
+            cls.sock.connect(sock)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.wait(timeout=TIMEOUT)
+        cls.db.stop()
+
+    def ask(self, *fields):
+        self.sock.sendall(("q\t" + "\t".join(fields) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self.sock.recv(65536)
+            self.assertTrue(chunk, "authd closed the connection")
+            data += chunk
+        return data.decode().rstrip("\n").split("\t")[1:]
+
+    def test_user_lookups(self):
+        demo = self.ask("USER", "demo@example.test")
+        self.assertEqual(demo[0], "OK")
+        self.assertIn("quota_bytes=1073741824", demo)
+        self.assertIn("status=active", demo)
+        self.assertIn("status=disabled", self.ask("USER", "bob@example.test"))
+        self.assertIn("services=smtp,pop3,deliver", self.ask("USER", "carol@example.test"))
+        self.assertEqual(self.ask("USER", "' OR 1=1 --"), ["NOTFOUND"])
+
+    def test_recipients(self):
+        team = self.ask("RCPT", "team@example.test")
+        self.assertEqual(team[:2], ["OK", "kind=alias"])
+        self.assertIn("local=demo@example.test", team)
+        self.assertIn("local=alice@example.test", team)
+        self.assertIn("local=info@catchall.test", self.ask("RCPT", "x@catchall.test"))
+        self.assertIn("local=demo@example.test", self.ask("RCPT", "demo@alias.test"))
+        self.assertEqual(self.ask("RCPT", "nobody@example.test"), ["NOTFOUND"])
 
 
 class ExampleConfigTest(unittest.TestCase):
