@@ -852,13 +852,18 @@ int cfg_set(struct cfg *cfg, const char *key, const char *value, const char **er
 	struct buf *err = &cfg->error;
 
 	buf_reset(err);
-	*error_r = buf_cstr(err);
-	if (i < 0)
-		return cfg_fail(err, "-o %s: unknown key", key);
-	buf_printf(err, "-o %s: ", key);
-	if (cfg_check_text(value, strlen(value), err) < 0 ||
-	    cfg_assign(&cfg->table[i], &cfg->vals[i], value, err) < 0)
+	if (i < 0) {
+		cfg_fail(err, "-o %s: unknown key", key);
+		*error_r = buf_cstr(err);
 		return -1;
+	}
+	buf_printf(err, "-o %s: ", key);
+	/* Only now: formatting the reason may move the buffer. */
+	if (cfg_check_text(value, strlen(value), err) < 0 ||
+	    cfg_assign(&cfg->table[i], &cfg->vals[i], value, err) < 0) {
+		*error_r = buf_cstr(err);
+		return -1;
+	}
 	buf_reset(err);
 	*error_r = NULL;
 	return 0;
