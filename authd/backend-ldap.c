@@ -154,7 +154,7 @@ static const struct cfg_def bl_defs[] = {
 	  0, 0, NULL, NULL },
 	{ "ldap_quota_unit", CFG_SIZE, "1",
 	  "bytes per unit of the quota attributes (1k for directories that store KiB)",
-	  1, 0, NULL, NULL },
+	  1, 1LL << 40, NULL, NULL },
 	{ "ldap_attr_user", CFG_STR, "mail",
 	  "a mailbox's login and primary address", 0, 0, NULL, NULL },
 	{ "ldap_attr_password", CFG_STR, "userPassword",
