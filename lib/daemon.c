@@ -35,6 +35,8 @@ struct daemon {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t shutdown_timer;
 	bool stopping, finished;
+	void *context;
+	bool started;
 };
 
 static char daemon_errbuf[1024];
@@ -70,6 +72,8 @@ const struct cfg *daemon_cfg(const struct daemon *d) { return d->cfg; }
 uv_loop_t *daemon_loop(struct daemon *d) { return &d->loop; }
 struct daemon *daemon_of_conn(const struct conn *c) { return conn_env(c)->ctx; }
 bool daemon_stopping(const struct daemon *d) { return d->stopping; }
+void daemon_set_context(struct daemon *d, void *ctx) { d->context = ctx; }
+void *daemon_context(const struct daemon *d) { return d->context; }
 
 /* ------------------------------------------------------ configuration */
 
@@ -479,11 +483,18 @@ static int daemon_start(struct daemon *d, const char **error_r)
 		return -1;
 	if (geteuid() == 0)
 		log_warn(NULL, "running as root: set user= to drop privileges");
+	if (d->info->started != NULL) {
+		if (d->info->started(d, error_r) < 0)
+			return -1;
+		d->started = true;
+	}
 	return 0;
 }
 
 static void daemon_cleanup(struct daemon *d)
 {
+	if (d->started && d->info->stopped != NULL)
+		d->info->stopped(d);
 	for (size_t i = 0; i < d->nlisteners; i++)
 		listener_spec_free(&d->listeners[i].spec);
 	free(d->listeners);

@@ -30,6 +30,14 @@ struct daemon_info {
 	int (*check)(const struct cfg *cfg, const char **error_r);
 	/* A reload took effect. May be NULL. */
 	void (*reloaded)(struct daemon *d);
+	/* After the listeners are bound and privileges dropped, before the
+	 * loop runs and start-up is reported: the daemon builds its own
+	 * state (daemon_set_context). -1 with error_r stops start-up. May be
+	 * NULL. */
+	int (*started)(struct daemon *d, const char **error_r);
+	/* The loop has ended (or start-up failed after started() succeeded):
+	 * free what started() built. May be NULL. */
+	void (*stopped)(struct daemon *d);
 };
 
 /* The keys every daemon has. */
@@ -45,6 +53,9 @@ const struct cfg *daemon_cfg(const struct daemon *d);
 uv_loop_t *daemon_loop(struct daemon *d);
 struct daemon *daemon_of_conn(const struct conn *c);
 bool daemon_stopping(const struct daemon *d);
+/* The daemon's own state, for its sessions (NULL until set). */
+void daemon_set_context(struct daemon *d, void *ctx);
+void *daemon_context(const struct daemon *d);
 
 /* Process helpers (daemon-process.c). */
 

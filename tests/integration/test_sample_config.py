@@ -18,6 +18,7 @@ CFGTOOL_SAMPLE = os.path.join(SRCDIR, "tests", "unit", "cfgtool.conf")
 # (program in the build tree, sample in the source tree); each daemon adds its own.
 SAMPLES = [
     (CFGTOOL, CFGTOOL_SAMPLE),
+    (os.path.join(BUILDDIR, "authd", "mailroom-authd"), os.path.join(SRCDIR, "etc", "authd.conf")),
 ]
 
 
