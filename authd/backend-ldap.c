@@ -606,10 +606,11 @@ static void bl_add_target(struct authd_targets *t, const char *addr)
 	authd_targets_add(t, addr);
 }
 
-/* Targets of one entry, as the SQL alias row for the same key would list
- * them: an alias gives its forwards; a mailbox found by its own address
- * gives itself (it keeps a copy) and its forwards; a mailbox found by
- * another of its addresses gives its primary address. */
+/* Targets of one entry: an alias gives its forwards; a mailbox found by
+ * its own address gives its forwards and itself (it keeps a copy), or
+ * nothing when it forwards nowhere, so the core delivers to it as a
+ * mailbox; a mailbox found by another of its addresses gives its primary
+ * address. */
 static void bl_entry_targets(const struct authd_backend *b, const struct bl_entry *e,
 			     const char *addr, struct authd_targets *t)
 {
@@ -621,7 +622,7 @@ static void bl_entry_targets(const struct authd_backend *b, const struct bl_entr
 			bl_add_target(t, mail);
 			return;
 		}
-		if (fwd->count == 0 || b->user_keeps_copy)
+		if (fwd->count > 0 && b->user_keeps_copy)
 			bl_add_target(t, mail);
 	}
 	for (size_t i = 0; i < fwd->count; i++)

@@ -9,6 +9,7 @@ never notfound.
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -16,6 +17,10 @@ import unittest
 import mrtest
 import services
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_authd import Lookup  # noqa: E402  the lookup-socket client
+
+AUTHD = os.path.join(mrtest.BUILDDIR, "authd", "mailroom-authd")
 QUERY = os.path.join(mrtest.BUILDDIR, "tests", "authd", "ldap-query")
 SCHEMA_LDIF = os.path.join(mrtest.SRCDIR, "schema", "mailroom.ldif")
 SAMPLE_LDIF = os.path.join(mrtest.SRCDIR, "schema", "sample.ldif")
@@ -217,15 +222,20 @@ class SampleDirectoryTest(LdapTestCase):
             self.assertStatus(got, "ok", mail)
             self.assertEqual(sorted(got["target"]), sorted(e["mailroomForwardTo"]), mail)
 
-    def test_alias_lookup_of_mailboxes_matches_the_sql_rows(self):
-        # As in sql/sample-data.sql: a mailbox's own row names itself plus its
-        # forwards; an alternate address names the mailbox.
+    def test_alias_lookup_of_mailboxes(self):
+        # A forwarding mailbox names itself plus its forwards, as its SQL
+        # alias row does; one that forwards nowhere has no alias (the core
+        # finds the mailbox); an alternate address names the mailbox.
         conf = self.conf()
         for e in self.users:
             mail = e["mail"][0]
             got = self.query(conf, "alias", mail)
+            forwards = e.get("mailroomForwardTo", [])
+            if not forwards:
+                self.assertStatus(got, "notfound", mail)
+                continue
             self.assertStatus(got, "ok", mail)
-            self.assertEqual(got["target"], [mail] + e.get("mailroomForwardTo", []), mail)
+            self.assertEqual(got["target"], [mail] + forwards, mail)
             for alt in e.get("mailAlternateAddress", []):
                 got = self.query(conf, "alias", alt)
                 self.assertEqual(got.get("target"), [mail], alt)
@@ -480,6 +490,156 @@ class OutageTest(LdapTestCase):
             self.wait_ok(q)
         finally:
             q.close()
+
+
+class AuthdLdapTest(LdapTestCase):
+    """mailroom-authd with backend = ldap, through its lookup socket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_ldap()
+        cls.sock = cls.ldap.path("lookup")
+        cls.config = os.path.join(cls.tmp, "authd.conf")
+        with open(cls.config, "w") as f:
+            f.write(f"""listen = {cls.sock} service=lookup
+user =
+log_dest = stderr
+log_level = debug
+backend = ldap
+mail_root = /srv/mail
+cache_ttl = 1s
+cache_negative_ttl = 1s
+ldap_uris = {cls.ldap.uri}
+ldap_base = ou=domains,{cls.ldap.suffix}
+ldap_bind_dn = {cls.ldap.root_dn}
+ldap_bind_password = {cls.ldap.root_pw}
+ldap_timeout = 2s
+ldap_retry_interval = 1s
+""")
+        cls.log = os.path.join(cls.tmp, "authd.log")
+        with open(cls.log, "ab") as log:
+            cls.proc = subprocess.Popen([AUTHD, "--foreground", "--config", cls.config],
+                                        stdout=log, stderr=log)
+        try:
+            mrtest.wait_path(cls.sock)
+        except BaseException:
+            cls.stop_authd()
+            cls.ldap.stop()
+            raise
+
+    @classmethod
+    def stop_authd(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        try:
+            cls.proc.wait(timeout=QUERY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_authd()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.c = Lookup(self.sock)
+
+    def tearDown(self):
+        self.c.close()
+
+    def assertAnswer(self, request, *want):
+        self.assertEqual(self.c.ask(*request), [request[0], *want], request)
+
+    def test_user(self):
+        self.assertAnswer(("1", "USER", "demo@example.test"), "OK",
+                          "user=demo@example.test", "maildir=/srv/mail/example.test/demo/",
+                          "quota_bytes=1073741824", "quota_messages=0",
+                          "services=smtp,imap,pop3,deliver", "status=active")
+        got = self.c.ask("2", "USER", "bob@example.test")
+        self.assertEqual(got[1], "OK")
+        self.assertIn("status=disabled", got)
+        self.assertIn("quota_bytes=104857600", got)
+        self.assertAnswer(("3", "USER", "nobody@example.test"), "NOTFOUND")
+
+    def test_rcpt(self):
+        demo = ["local=demo@example.test", "maildir=/srv/mail/example.test/demo/"]
+        alice = ["local=alice@example.test", "maildir=/srv/mail/example.test/alice/"]
+        self.assertAnswer(("1", "RCPT", "demo@example.test"), "OK", "kind=mailbox", *demo)
+        self.assertAnswer(("2", "RCPT", "postmaster@example.test"), "OK", "kind=alias", *demo)
+        got = self.c.ask("3", "RCPT", "team@example.test")
+        self.assertEqual(got[:3], ["3", "OK", "kind=alias"])
+        # alice keeps a copy and forwards one.
+        self.assertEqual(sorted(got[3:]),
+                         sorted(demo + alice + ["remote=alice@remote.invalid"]))
+        got = self.c.ask("4", "RCPT", "anyone@catchall.test")
+        self.assertEqual(got[:3], ["4", "OK", "kind=alias"])
+        self.assertIn("local=info@catchall.test", got)
+        got = self.c.ask("5", "RCPT", "demo@alias.test")
+        self.assertEqual(got[1], "OK")
+        self.assertIn("local=demo@example.test", got)
+        got = self.c.ask("6", "RCPT", "chain-a@example.test")
+        self.assertEqual(got[1:], ["OK", "kind=alias", *demo])
+        self.assertEqual(self.c.ask("7", "RCPT", "loop-a@example.test")[1], "FAIL")
+        self.assertIn("remote=alice@remote.invalid", self.c.ask("8", "RCPT", "alice@example.test"))
+        self.assertIn("local=alice@example.test", self.c.ask("9", "RCPT", "alice@example.test"))
+        self.assertAnswer(("10", "RCPT", "old@example.test"), "NOTFOUND")
+        self.assertAnswer(("11", "RCPT", "x@nowhere.test"), "NOTFOUND")
+        self.assertEqual(self.c.ask("12", "RCPT", "demo.user@example.test")[1:],
+                         ["OK", "kind=alias", *demo])
+
+    def test_domain_and_sender(self):
+        self.assertAnswer(("1", "DOMAIN", "example.test"), "OK", "type=hosted", "status=active")
+        self.assertAnswer(("2", "DOMAIN", "alias.test"), "OK", "type=alias", "status=active",
+                          "target=example.test")
+        self.assertEqual(self.c.ask("3", "DOMAIN", "disabled.test")[1], "OK")
+        self.assertAnswer(("4", "DOMAIN", "nowhere.test"), "NOTFOUND")
+        self.assertAnswer(("5", "SENDER", "demo@example.test", "x@catchall.test"), "OK")
+        self.assertAnswer(("6", "SENDER", "alice@example.test", "sales@example.test"), "OK")
+        self.assertAnswer(("7", "SENDER", "alice@example.test", "x@catchall.test"), "NOTFOUND")
+
+    def test_injection_shaped_names(self):
+        for i, name in enumerate(INJECTIONS):
+            name = name.replace("\\", "\\\\")  # the lookup protocol's escaping
+            self.assertAnswer((f"u{i}", "USER", name), "NOTFOUND")
+            self.assertAnswer((f"r{i}", "RCPT", name), "NOTFOUND")
+            self.assertAnswer((f"s{i}", "SENDER", "demo@example.test", name), "NOTFOUND")
+        self.assertAnswer(("d", "DOMAIN", "*)(mailroomDomainName=*"), "NOTFOUND")
+
+    def test_entry_added_with_ldapadd(self):
+        mail = "late@example.test"
+        self.assertAnswer(("1", "USER", mail), "NOTFOUND")
+        self.ldap.add_ldif(
+            f"dn: mail={mail},mailroomDomainName=example.test,ou=domains,{self.ldap.suffix}\n"
+            "objectClass: inetOrgPerson\nobjectClass: mailroomUser\ncn: L\nsn: L\n"
+            f"mail: {mail}\n")
+        # After the negative cache's TTL at most.
+        deadline = time.monotonic() + QUERY_TIMEOUT
+        while self.c.ask("2", "USER", mail)[1] != "OK":
+            self.assertLess(time.monotonic(), deadline, "new entry never found")
+            time.sleep(0.2)
+        self.assertIn("maildir=/srv/mail/example.test/late/", self.c.ask("3", "USER", mail))
+
+    def test_zz_outage_answers_tempfail_then_recovers(self):
+        self.assertEqual(self.c.ask("1", "USER", "carol@example.test")[1], "OK")
+        self.ldap.halt()
+        try:
+            # Past the cache's TTL, nothing may turn into NOTFOUND.
+            time.sleep(1.5)
+            # Names never asked before: the core may answer known ones from
+            # its cache while the backend is down.
+            for i, req in enumerate((("USER", "unseen@example.test"),
+                                     ("RCPT", "someone@unseen2.test"),
+                                     ("DOMAIN", "unseen.test"),
+                                     ("SENDER", "carol@example.test", "x@unseen.test"))):
+                got = self.c.ask(f"t{i}", *req)
+                self.assertEqual(got[1], "TEMPFAIL", got)
+        finally:
+            self.ldap.resume()
+        deadline = time.monotonic() + QUERY_TIMEOUT
+        while self.c.ask("2", "USER", "unseen2@example.test")[1] != "NOTFOUND":
+            self.assertLess(time.monotonic(), deadline, "no recovery")
+            time.sleep(0.2)
+        self.assertEqual(self.c.ask("3", "USER", "carol@example.test")[1], "OK")
 
 
 if __name__ == "__main__":
