@@ -521,11 +521,24 @@ ldap_retry_interval = 1s
             cls.proc = subprocess.Popen([AUTHD, "--foreground", "--config", cls.config],
                                         stdout=log, stderr=log)
         try:
-            mrtest.wait_path(cls.sock)
+            cls.wait_started()
         except BaseException:
             cls.stop_authd()
             cls.ldap.stop()
             raise
+
+    @classmethod
+    def wait_started(cls):
+        # The socket file exists a moment before it accepts: wait for the log.
+        deadline = time.monotonic() + QUERY_TIMEOUT
+        while time.monotonic() < deadline:
+            with open(cls.log, errors="replace") as f:
+                if "started listeners=" in f.read():
+                    return
+            if cls.proc.poll() is not None:
+                raise RuntimeError("mailroom-authd exited: " + open(cls.log).read())
+            time.sleep(0.05)
+        raise TimeoutError("mailroom-authd did not start")
 
     @classmethod
     def stop_authd(cls):
