@@ -45,6 +45,17 @@ static void lookup_tempfail(struct buf *out, const char *why)
 	authd_field_add(out, why != NULL ? why : "backend unavailable");
 }
 
+/* Answer TEMPFAIL or NOTFOUND; false for OK, which the caller spells
+ * out. */
+static bool lookup_not_ok(struct buf *out, enum authd_status st, const char *err)
+{
+	if (st == AUTHD_TEMPFAIL)
+		lookup_tempfail(out, err);
+	else if (st == AUTHD_NOTFOUND)
+		buf_append_str(out, "NOTFOUND");
+	return st != AUTHD_OK;
+}
+
 static void lookup_services(struct buf *out, unsigned services)
 {
 	static const char *const names[] = { "smtp", "imap", "pop3", "deliver" };
@@ -80,14 +91,8 @@ static void lookup_user(struct authd_env *e, struct authd_db *db, const char *ad
 	const char *err = NULL;
 	enum authd_status st = authd_db_user(db, addr, &u, &err);
 
-	if (st == AUTHD_TEMPFAIL) {
-		lookup_tempfail(out, err);
+	if (lookup_not_ok(out, st, err))
 		return;
-	}
-	if (st == AUTHD_NOTFOUND) {
-		buf_append_str(out, "NOTFOUND");
-		return;
-	}
 	buf_append_str(out, "OK\tuser=");
 	authd_field_escape(out, u.user);
 	lookup_maildir(out, e, u.maildir);
@@ -136,14 +141,8 @@ static void lookup_domain(struct authd_env *e, struct authd_db *db, const char *
 	const char *err = NULL;
 	enum authd_status st = resolve_domain(db, authd_env_resolve(e), domain, &d, &err);
 
-	if (st == AUTHD_TEMPFAIL) {
-		lookup_tempfail(out, err);
+	if (lookup_not_ok(out, st, err))
 		return;
-	}
-	if (st == AUTHD_NOTFOUND) {
-		buf_append_str(out, "NOTFOUND");
-		return;
-	}
 	buf_printf(out, "OK\ttype=%s\tstatus=%s",
 		   d.relay ? "relay" : d.alias_target != NULL ? "alias" : "hosted",
 		   d.active ? "active" : "inactive");
@@ -160,10 +159,8 @@ static void lookup_sender(struct authd_env *e, struct authd_db *db, const char *
 	const char *err = NULL;
 	enum authd_status st = resolve_sender(db, authd_env_resolve(e), login, sender, &err);
 
-	if (st == AUTHD_TEMPFAIL)
-		lookup_tempfail(out, err);
-	else
-		buf_append_str(out, st == AUTHD_OK ? "OK" : "NOTFOUND");
+	if (!lookup_not_ok(out, st, err))
+		buf_append_str(out, "OK");
 }
 
 /* Worker: answer one request into job->reply. */

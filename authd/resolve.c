@@ -217,30 +217,35 @@ static enum resolve_status resolve_addr(struct resolve_ctx *x, const char *addr)
 static enum resolve_status resolve_top(struct resolve_ctx *x, const char *addr)
 {
 	const char *domain = authd_name_domain(addr);
-	char *local = xstrndup(addr, (size_t)(domain - 1 - addr)), *base, *detail, *stripped;
+	char *local, *base = NULL, *detail = NULL, *stripped;
 	enum resolve_status st;
 	bool hosted;
 
 	x->steps++;
 	st = resolve_by_domain(x, addr, &hosted);
-	if (hosted)
-		st = resolve_local(x, addr);
-	if (hosted && st == RESOLVE_UNKNOWN && *x->set->delimiters != '\0' &&
-	    addr_split_detail(local, x->set->delimiters, &base, &detail) == 1) {
-		stripped = xasprintf("%s@%s", base, domain);
-		st = resolve_local(x, stripped);
-		if (st != RESOLVE_UNKNOWN) {
-			x->r->detail = detail;
-			detail = NULL;
-		} else {
-			st = resolve_catchall(x, stripped);
-		}
-		free(stripped);
+	if (!hosted)
+		return st;
+	st = resolve_local(x, addr);
+	if (st != RESOLVE_UNKNOWN)
+		return st;
+	local = xstrndup(addr, (size_t)(domain - 1 - addr));
+	if (*x->set->delimiters == '\0' ||
+	    addr_split_detail(local, x->set->delimiters, &base, &detail) == 0) {
+		free(local);
 		free(base);
-		free(detail);
-	} else if (hosted && st == RESOLVE_UNKNOWN) {
-		st = resolve_catchall(x, addr);
+		return resolve_catchall(x, addr);
 	}
+	stripped = xasprintf("%s@%s", base, domain);
+	st = resolve_local(x, stripped);
+	if (st != RESOLVE_UNKNOWN) {
+		x->r->detail = detail;
+		detail = NULL;
+	} else {
+		st = resolve_catchall(x, stripped);
+	}
+	free(stripped);
+	free(base);
+	free(detail);
 	free(local);
 	return st;
 }

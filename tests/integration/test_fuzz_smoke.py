@@ -36,6 +36,9 @@ class FuzzSmoke(unittest.TestCase):
     def test_addr(self):
         self.run_target("addr")
 
+    def test_lookup(self):
+        self.run_target("lookup")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
         targets = sorted(f[len("fuzz-"):-2] for f in os.listdir(fuzz_dir)
