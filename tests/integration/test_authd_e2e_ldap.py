@@ -43,6 +43,16 @@ def authd_for(ldap, mode):
         name=f"ldap-{mode}")
 
 
+def start_servers(cls):
+    """slapd and one authd per auth mode for a test class."""
+    cls.ldap = start_slapd()
+    cls.addClassCleanup(cls.ldap.stop)
+    cls.authd = {}
+    for mode in MODES:
+        cls.authd[mode] = authd_for(cls.ldap, mode)
+        cls.addClassCleanup(cls.authd[mode].stop)
+
+
 def slappasswd(password):
     return subprocess.run(["slappasswd", "-h", "{SSHA}", "-s", password], capture_output=True,
                           text=True, timeout=30, check=True).stdout.strip()
@@ -65,12 +75,7 @@ def set_status(ldap, mail, status):
 class Logins(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.ldap = start_slapd()
-        cls.addClassCleanup(cls.ldap.stop)
-        cls.authd = {}
-        for mode in MODES:
-            cls.authd[mode] = authd_for(cls.ldap, mode)
-            cls.addClassCleanup(cls.authd[mode].stop)
+        start_servers(cls)
 
     def setUp(self):
         self.c = {}
@@ -156,12 +161,7 @@ class Outage(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ldap = start_slapd()
-        cls.addClassCleanup(cls.ldap.stop)
-        cls.authd = {}
-        for mode in MODES:
-            cls.authd[mode] = authd_for(cls.ldap, mode)
-            cls.addClassCleanup(cls.authd[mode].stop)
+        start_servers(cls)
 
     def test_outage_and_recovery(self):
         c = {mode: self.authd[mode].auth_client() for mode in MODES}
