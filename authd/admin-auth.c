@@ -94,7 +94,9 @@ int admin_auth_test(const char *socket_path, const char *service, const char *us
 	buf_init(&req, BUF_NO_LIMIT);
 	buf_printf(&req, "VERSION\t1\t2\nCPID\t%ld\n", (long)getpid());
 	b64 = admin_plain_b64(user, password);
-	buf_printf(&req, "AUTH\t1\tPLAIN\tservice=%s\tresp=%s\n", service, b64);
+	/* secured: the password crosses only this local socket, and authd
+	 * refuses plaintext mechanisms on requests not marked so. */
+	buf_printf(&req, "AUTH\t1\tPLAIN\tservice=%s\tsecured\tresp=%s\n", service, b64);
 	line = xmalloc(ADMIN_LINE_MAX);
 	if (admin_send(&c, req.data, req.len) == 0 && admin_auth_handshake(&c) == 0 &&
 	    admin_read_line(&c, line) == 0)

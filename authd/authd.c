@@ -14,6 +14,7 @@
 #include "names.h"
 #include "password.h"
 #include "penalty.h"
+#include "services.h"
 #include "xalloc.h"
 
 struct authd_env {
@@ -48,7 +49,7 @@ static int authd_validate_scheme(const char *value, const char **error_r)
 	return -1;
 }
 
-static int authd_validate_networks(const char *value, const char **error_r)
+int authd_validate_networks(const char *value, const char **error_r)
 {
 	struct netmask_list l;
 
@@ -92,6 +93,7 @@ const struct cfg_def *authd_all_defs(size_t *count_r)
 	static struct cfg_def *all;
 	static size_t count;
 	struct buf choices;
+	size_t n = authd_core_defs_count;
 
 	if (all != NULL) {
 		*count_r = count;
@@ -100,15 +102,22 @@ const struct cfg_def *authd_all_defs(size_t *count_r)
 	count = authd_core_defs_count;
 	for (size_t i = 0; i < authd_backends_count; i++)
 		count += authd_backends[i]->ndefs;
+	for (size_t i = 0; i < authd_service_keys_count; i++)
+		count += *authd_service_keys[i].count;
 	all = xcalloc(count, sizeof(*all));
 	memcpy(all, authd_core_defs, sizeof(authd_core_defs));
 	buf_init(&choices, BUF_NO_LIMIT);
-	for (size_t i = 0, n = authd_core_defs_count; i < authd_backends_count; i++) {
+	for (size_t i = 0; i < authd_backends_count; i++) {
 		const struct authd_backend_ops *ops = authd_backends[i];
 
 		memcpy(all + n, ops->defs, ops->ndefs * sizeof(*all));
 		n += ops->ndefs;
 		buf_printf(&choices, "%s%s", i > 0 ? "|" : "", ops->name);
+	}
+	for (size_t i = 0; i < authd_service_keys_count; i++) {
+		memcpy(all + n, authd_service_keys[i].defs,
+		       *authd_service_keys[i].count * sizeof(*all));
+		n += *authd_service_keys[i].count;
 	}
 	all[0].choices = buf_steal(&choices);
 	*count_r = count;

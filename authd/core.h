@@ -17,14 +17,17 @@
 extern const struct cfg_def authd_core_defs[];
 extern const size_t authd_core_defs_count;
 
+/* cfg_def validator for a list of networks (netaddr.h's netmask_list). */
+int authd_validate_networks(const char *value, const char **error_r);
+
 /* The compiled-in backends (backends.c). */
 extern const struct authd_backend_ops *const authd_backends[];
 extern const size_t authd_backends_count;
 const struct authd_backend_ops *authd_backend_find(const char *name);
 
 /* Every key of mailroom-authd after the daemon's common ones: the core's,
- * then each backend's; built once, never freed. `backend`'s choices are
- * the compiled-in backends. */
+ * then each backend's, then the protocol front ends' (services.h); built
+ * once, never freed. `backend`'s choices are the compiled-in backends. */
 const struct cfg_def *authd_all_defs(size_t *count_r);
 
 /* Loop thread. Builds the backend instance, the cache and the penalty

@@ -10,10 +10,12 @@
 #include "authd.h"
 #include "base64.h"
 #include "buf.h"
+#include "core.h"
 #include "daemon.h"
 #include "log.h"
 #include "proto-auth.h"
 #include "sasl.h"
+#include "services.h"
 #include "xalloc.h"
 
 /* Open exchanges one connection may hold; Postfix keeps one per SMTP
@@ -57,14 +59,25 @@ struct authproto_session {
 	bool in_close;          /* on_close is walking the requests */
 	struct authproto_request *requests;
 	size_t nrequests;
+	/* Plaintext mechanisms without "secured": read at connect. */
+	bool allow_plaintext;
+	struct netmask_list plaintext_networks;
 };
 
 static unsigned authproto_cuid;
 
+const struct cfg_def authproto_defs[] = {
+	{ "auth_allow_plaintext", CFG_BOOL, "no", "auth protocol: accept PLAIN and LOGIN on requests not marked secured (TLS)", 0, 0, NULL, NULL },
+	{ "auth_plaintext_networks", CFG_STR, NULL, "auth protocol: client networks (rip) whose plaintext logins count as secured, e.g. a webmail on 127.0.0.1 (comma or space separated)", 0, 0, NULL, authd_validate_networks },
+};
+const size_t authproto_defs_count = sizeof(authproto_defs) / sizeof(authproto_defs[0]);
+
 static void authproto_session_maybe_free(struct authproto_session *s)
 {
-	if (s->conn == NULL && s->nrequests == 0 && !s->in_close)
+	if (s->conn == NULL && s->nrequests == 0 && !s->in_close) {
+		netmask_list_free(&s->plaintext_networks);
 		free(s);
+	}
 }
 
 /* Client data may hold a password: wipe it once used. */
@@ -176,6 +189,10 @@ static void *authproto_connect(struct conn *c)
 	s->authd = authd_of_conn(c);
 	s->loop = daemon_loop(d);
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_sid(c));
+	s->allow_plaintext = cfg_bool(daemon_cfg(d), "auth_allow_plaintext");
+	if (netmask_list_parse(&s->plaintext_networks,
+			       cfg_str(daemon_cfg(d), "auth_plaintext_networks"), &error) < 0)
+		s->plaintext_networks.count = 0; /* validated with the configuration */
 	/* Frontends hold this connection for as long as they run. */
 	conn_set_timeout(c, CONN_TIMEOUT_IDLE, 0);
 	conn_set_timeout(c, CONN_TIMEOUT_SESSION, 0);
@@ -317,7 +334,8 @@ static const char *authproto_auth_refusal(struct authproto_session *s,
 		return "Unsupported authentication mechanism";
 	/* Every mechanism offered sends the password as is: the frontend
 	 * marks TLS (or a local channel it trusts) with "secured". */
-	if (!a->secured)
+	if (!a->secured && !s->allow_plaintext &&
+	    !(a->have_rip && netmask_list_match(&s->plaintext_networks, &a->rip)))
 		return "Plaintext authentication disallowed on non-secure (SSL/TLS) connections";
 	return NULL;
 }

@@ -107,16 +107,19 @@ static enum resolve_status resolve_alias(struct resolve_ctx *x, const char *key,
 		return resolve_tempfail(x, err);
 	if (st == AUTHD_NOTFOUND)
 		return RESOLVE_UNKNOWN;
-	x->expanded = true;
 	x->path[x->depth++] = key;
 	for (size_t i = 0; i < t.count && ret != RESOLVE_TEMPFAIL; i++) {
 		const char *target = t.items[i];
 		char *full = NULL;
 
+		/* PostfixAdmin's self-row "a@d: a@d" names just the mailbox:
+		 * only another target makes this an expansion (as in LDAP,
+		 * where such a mailbox has no alias at all). */
 		if (strcmp(target, addr) == 0) {
 			ret = resolve_merge(ret, resolve_mailbox(x, addr));
 			continue;
 		}
+		x->expanded = true;
 		if (target[0] == '@')
 			target = full = xasprintf("%.*s%s", (int)local_len, addr, target);
 		ret = resolve_merge(ret, resolve_addr(x, target));

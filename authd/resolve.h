@@ -15,7 +15,8 @@
  *      local@target, resolved again; a relay domain -> itself, remote;
  *   2. an alias row for exactly the address -> its targets, each resolved
  *      again (a target naming the alias itself is its own mailbox: the
- *      PostfixAdmin pattern "a@d: a@d, fwd@x" keeps a copy);
+ *      PostfixAdmin pattern "a@d: a@d, fwd@x" keeps a copy; a row
+ *      naming only itself is no expansion: kind stays mailbox);
  *   3. a mailbox -> itself (inactive or not receiving: unknown);
  *   4. at the top only, with recipient_delimiter: user+tag -> user, 2-3
  *      again, the detail kept for the MTA;

@@ -14,6 +14,7 @@ MR_PACKAGES=(
 	python3 swaks curl openssl procps iproute2
 	dovecot-core
 	postfix
+	whois
 )
 
 mr_log() { printf '%s\n' "$*" >&2; }

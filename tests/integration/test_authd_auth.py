@@ -15,6 +15,7 @@ import tempfile
 import time
 import unittest
 
+import authdtest
 from mrtest import BUILDDIR, free_port, wait_path, wait_port
 
 AUTHD = os.path.join(BUILDDIR, "authd", "mailroom-authd")
@@ -94,42 +95,11 @@ def server():
     return SERVER
 
 
-class AuthClient:
-    """The Dovecot auth client protocol by hand over the UNIX socket."""
+class AuthClient(authdtest.AuthClient):
+    """The Dovecot auth client protocol by hand, to the shared daemon."""
 
     def __init__(self, handshake=True):
-        import socket
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(server().auth)
-        self.buf = b""
-        if handshake:
-            self.send("VERSION\t1\t2\nCPID\t%d" % os.getpid())
-            self.server_handshake = self.read_handshake()
-
-    def send(self, text):
-        self.sock.sendall(text.encode() + b"\n")
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
-
-    def read_handshake(self):
-        lines = []
-        while not lines or lines[-1] != "DONE":
-            lines.append(self.line())
-        return lines
-
-    def auth(self, rid, mech, *params, service="smtp", secured=True):
-        fields = ["AUTH", str(rid), mech, "service=" + service]
-        if secured:
-            fields.append("secured")
-        self.send("\t".join(fields + list(params)))
+        super().__init__(server().auth, handshake)
 
     def closed(self):
         """True when the server closes the connection (any unread data aside)."""
@@ -141,12 +111,8 @@ class AuthClient:
         except ConnectionResetError:
             return True
 
-    def close(self):
-        self.sock.close()
 
-
-def plain(user, password):
-    return "resp=" + b64(b"\0" + user.encode() + b"\0" + password.encode())
+plain = authdtest.plain
 
 
 class Handshake(unittest.TestCase):

@@ -38,6 +38,14 @@ class TapResult(unittest.TestResult):
         self._diag(err)
         self._line(False, test)
 
+    def addSubTest(self, test, subtest, err):
+        # A failed subTest fails its test, which then gets no addSuccess:
+        # without a line here the failure would vanish from the count.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._diag(err)
+            self._line(False, subtest)
+
     def addSkip(self, test, reason):
         self._line(True, test, f" # SKIP {reason}")
 

@@ -63,6 +63,11 @@ static void test_mailbox(void)
 	CHECK_RCPT("off@example.test", "unknown");
 	CHECK_RCPT("nodeliver@example.test", "unknown");
 	CHECK_RCPT("u@offdom.test", "unknown");
+	/* a PostfixAdmin self-row ("a@d: a@d") names just the mailbox */
+	CHECK_RCPT("self@example.test", "ok mailbox L:self@example.test:example.test/self/");
+	CHECK_RCPT("self+tag@example.test",
+		   "ok mailbox +tag L:self@example.test:example.test/self/");
+	CHECK_RCPT("selfoff@example.test", "unknown");
 }
 
 static void test_alias(void)
