@@ -477,7 +477,7 @@ class OutageTest(LdapTestCase):
         q = Query(self.conf(ldap_timeout="1s"))
         try:
             self.assertStatus(q.ask("user", "demo@example.test"), "ok")
-            os.kill(self.ldap.pid, signal.SIGSTOP)
+            mrtest.stop_process(self.ldap.pid)
             try:
                 began = time.monotonic()
                 got = q.ask("user", "demo@example.test")

@@ -476,7 +476,7 @@ class OutageTest(unittest.TestCase):
         probe = Probe(self.conf)
         try:
             self.assertEqual(probe.ask("user demo@example.test")["status"], "ok")
-            os.kill(self.db.pid, signal.SIGSTOP)
+            mrtest.stop_process(self.db.pid)
             began = time.monotonic()
             out = probe.ask("user demo@example.test")
             took = time.monotonic() - began

@@ -39,3 +39,25 @@ def wait_path(path, timeout=10.0):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path} did not appear")
         time.sleep(0.05)
+
+
+def stop_process(pid, timeout=10.0):
+    """SIGSTOP pid and wait until every one of its threads is stopped, so a
+    test's next request cannot be served by a thread still running."""
+    import signal
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    task_dir = f"/proc/{pid}/task"
+    while True:
+        states = []
+        for tid in os.listdir(task_dir):
+            try:
+                with open(f"{task_dir}/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                continue
+        if states and all(s in ("T", "t") for s in states):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pid {pid} did not stop: {states}")
+        time.sleep(0.01)
