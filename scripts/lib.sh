@@ -14,6 +14,8 @@ MR_PACKAGES=(
 	python3 swaks curl openssl procps iproute2
 	dovecot-core
 	postfix
+	# bench/authd.py: Dovecot's auth service as the reference
+	dovecot-mysql
 )
 
 mr_log() { printf '%s\n' "$*" >&2; }
