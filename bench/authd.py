@@ -218,12 +218,8 @@ def wait_for(check, proc, what, log):
         time.sleep(0.05)
 
 
-def tail(path, lines=20):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError as e:
-        return f"({path}: {e.strerror})"
+# The last lines of a log, as services.py shows them on failure.
+tail = services._tail
 
 
 class Daemon:
@@ -376,6 +372,10 @@ class Dovecot(Daemon):
         if not self.proc:
             return []
         return [p for p in children_of(self.proc.pid) if comm(p) == "auth"]
+
+
+def max_mem(a, b):
+    return max(a[0], b[0]), max(a[1], b[1])
 
 
 def memory(daemon):
@@ -603,10 +603,10 @@ def bench_cache_setting(impls, cache, db, data, runner, args, log):
     out = {cls.name: {} for cls in impls}
     with contextlib.ExitStack() as stack:
         daemons = [stack.enter_context(cls(db, cache)) for cls in impls]
-        mem0 = {}
+        mem0, peak = {}, {}
         for d in daemons:
             touch(d)
-            mem0[d.name] = memory(d)
+            mem0[d.name] = peak[d.name] = memory(d)
         for op, kind, requests in ops:
             for d in daemons:
                 k = d.kinds[kind]
@@ -620,6 +620,8 @@ def bench_cache_setting(impls, cache, db, data, runner, args, log):
                     k = d.kinds[kind]
                     path = d.auth if k == "auth" else d.lookup_socket
                     res = runner.measure(k, path, requests, args.seconds)
+                    # Sampled after every run: Dovecot ends idle workers.
+                    peak[d.name] = max_mem(peak[d.name], memory(d))
                     log(f"  {op:15} round {r + 1} {d.name:8} {res['ops']:9.0f} ops/s")
                     rounds[d.name].append(res)
             for d in daemons:
@@ -628,7 +630,7 @@ def bench_cache_setting(impls, cache, db, data, runner, args, log):
                 if kind == "login":
                     refuses_wrong_password(runner, d, requests[0][0])
         for d in daemons:
-            mem = (mem0[d.name], memory(d))
+            mem = (mem0[d.name], peak[d.name])
             for op, _, _ in ops:
                 out[d.name][op]["mem"] = mem
     return out
@@ -789,8 +791,12 @@ def report(args, mr, dc, why):
         "\\* Not the same operation: Dovecot has no recipient resolution, so its "
         "row repeats the user lookup; authd's RCPT resolves each address (domain, "
         "aliases, mailbox, catch-all: several queries when uncached).",
-        "RSS: before → after the two runs on that daemon; Dovecot's is the sum "
-        "of its auth process and auth-worker processes.",
+        "RSS: before the runs → the most seen after any run on that daemon "
+        "(VmHWM in brackets); Dovecot's is the sum over its auth process and "
+        "auth-worker processes.",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+        "cores. Other work on the machine moves absolute rates (see the spreads); "
+        "the ratios, from alternating rounds, move less.",
     ]
     if why:
         lines += ["", f"Dovecot not measured: {why}"]
