@@ -15,6 +15,8 @@ MR_PACKAGES=(
 	dovecot-core
 	postfix
 	whois
+	# bench/authd.py: Dovecot's auth service as the reference
+	dovecot-mysql
 )
 
 mr_log() { printf '%s\n' "$*" >&2; }
