@@ -222,6 +222,8 @@ void authd_env_db(struct authd *a, struct authd_env *e, struct authd_db *db_r)
 	db_r->backend = e->backend;
 	db_r->cache = a->cache;
 	db_r->lock = &a->lock;
+	db_r->cache_only = false;
+	db_r->missed = false;
 }
 
 const struct resolve_settings *authd_env_resolve(const struct authd_env *e)

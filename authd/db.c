@@ -267,6 +267,12 @@ static enum authd_status db_lookup(struct authd_db *db, const struct db_kind *ki
 		free(key);
 		return AUTHD_OK;
 	}
+	if (db->cache_only) {
+		db->missed = true;
+		free(key);
+		*error_r = "not cached";
+		return AUTHD_TEMPFAIL;
+	}
 	st = kind->fetch(db, name, out, error_r);
 	if (st == AUTHD_OK) {
 		buf_init(&v, DB_VALUE_MAX);

@@ -2,6 +2,7 @@
 #define MR_AUTHD_DB_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "backend.h"
 #include "cache.h"
@@ -16,6 +17,12 @@ struct authd_db {
 	struct authd_backend *backend;
 	struct authd_cache *cache;   /* NULL: every lookup asks the backend */
 	pthread_mutex_t *lock;       /* guards cache */
+	/* Answer from fresh cache entries only: a lookup that would have to
+	 * ask the backend sets `missed` and returns TEMPFAIL instead. Lets
+	 * the event loop answer cached requests without a worker round trip;
+	 * a caller that sees `missed` asks again on a worker. */
+	bool cache_only;
+	bool missed;
 };
 
 enum authd_status authd_db_user(struct authd_db *db, const char *addr,

@@ -164,9 +164,11 @@ static void lookup_sender(struct authd_env *e, struct authd_db *db, const char *
 }
 
 /* Worker: answer one request into job->reply. */
-static void lookup_work(void *ctx)
+/* Answer job into job->reply; with cache_only, from fresh cache entries
+ * alone (on the loop thread), returning false when the answer needs the
+ * backend. */
+static bool lookup_answer(struct lookup_job *job, bool cache_only)
 {
-	struct lookup_job *job = ctx;
 	struct authd *a = job->s->a;
 	struct authd_env *e = authd_env_get(a);
 	char **args = job->req.args.items, *key = NULL, *key2 = NULL;
@@ -175,6 +177,7 @@ static void lookup_work(void *ctx)
 	int ok;
 
 	authd_env_db(a, e, &db);
+	db.cache_only = cache_only;
 	if (job->req.cmd == LOOKUP_DOMAIN) {
 		char *probe = xasprintf("@%s", args[0]);
 
@@ -201,6 +204,14 @@ static void lookup_work(void *ctx)
 	free(key);
 	free(key2);
 	authd_env_put(a, e);
+	if (db.missed)
+		buf_reset(&job->reply);
+	return !db.missed;
+}
+
+static void lookup_work(void *ctx)
+{
+	lookup_answer(ctx, false);
 }
 
 static void lookup_done(void *ctx)
@@ -278,7 +289,13 @@ static void lookup_line(void *session, struct conn *c, const struct lr_line *lin
 	job->s = s;
 	job->req = req;
 	buf_init(&job->reply, BUF_NO_LIMIT);
-	if (++s->inflight >= LOOKUP_MAX_INFLIGHT && !s->paused) {
+	s->inflight++;
+	/* Most answers are cached: give them at once, without a worker. */
+	if (lookup_answer(job, true)) {
+		lookup_done(job);
+		return;
+	}
+	if (s->inflight >= LOOKUP_MAX_INFLIGHT && !s->paused) {
 		s->paused = true;
 		conn_pause(c);
 	}

@@ -13,6 +13,7 @@ import time
 import unittest
 
 import authdtest
+import mrtest
 import services
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -160,6 +161,28 @@ class Logins(unittest.TestCase):
         for name in ("' OR 1=1 --", "demo@example.test' -- "):
             self.assertEqual(self.c.login(name, "demo"), "FAIL\t1")
 
+
+    def test_cached_answer_does_not_wait_behind_a_stuck_backend(self):
+        # One worker: only an answer given without one can pass the stuck one.
+        authd = authd_for(self.db, "workers = 1\n", name="mysql-one-worker")
+        self.addCleanup(authd.stop)
+        look = authd.lookup_client()
+        self.addCleanup(look.close)
+        self.assertEqual(look.ask("RCPT", "team@example.test")[0], "OK")
+        mrtest.stop_process(self.db.pid)
+        try:
+            # An uncached request waits on the frozen server; the cached one
+            # sent after it on the same connection is answered first.
+            look.send("slow\tUSER\tcarol@example.test")
+            look.send("fast\tRCPT\tteam@example.test")
+            began = time.monotonic()
+            first = look.line().split("\t")
+            self.assertEqual(first[:3], ["fast", "OK", "kind=alias"], first)
+            self.assertLess(time.monotonic() - began, 1.5)
+        finally:
+            os.kill(self.db.pid, signal.SIGCONT)
+        second = look.line().split("\t")
+        self.assertEqual(second[0], "slow")
 
 class Outage(unittest.TestCase):
     """mariadbd killed mid-test and started again on its port and data."""
