@@ -65,6 +65,9 @@ const struct cfg *smtp_cfg(const struct smtp_session *s)
 }
 
 static void smtp_vreply(struct smtp_session *s, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void smtp_vreply(struct smtp_session *s, const char *fmt, va_list ap)
 {
 	struct buf b;
 

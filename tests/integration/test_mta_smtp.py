@@ -6,7 +6,6 @@ import atexit
 import base64
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
@@ -16,7 +15,7 @@ import time
 import unittest
 
 from mrtest import BUILDDIR, free_port, wait_port
-from mtatest import Authd, wait_log
+from mtatest import Authd, stop_process, wait_log
 
 MTA = os.path.join(BUILDDIR, "tests", "mta", "mailroom-mta-stubq")
 TIMEOUT = 10
@@ -69,13 +68,7 @@ class Mta:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -49,6 +49,17 @@ def wait_log(path, text, proc=None, timeout=TIMEOUT):
     raise TimeoutError(f"{text!r} not logged in {path}")
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL when it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Authd:
     """One mailroom-authd in the foreground; stop() removes everything."""
 
@@ -83,13 +94,7 @@ class Authd:
         wait_log(self.log, "started listeners=", self.proc)
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def stop(self):
         self.kill()
