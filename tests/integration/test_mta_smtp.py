@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 import unittest
 
 from mrtest import BUILDDIR, free_port, wait_port
