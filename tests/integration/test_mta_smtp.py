@@ -1,0 +1,634 @@
+"""mailroom-mta's SMTP, submission and LMTP sessions and their policy,
+driven by independent clients (Python smtplib/socket/ssl, swaks) against a
+real mailroom-authd on a passwd-file backend. The queue is the test-only
+stand-in (tests/mta/queue-stub.c): one file per accepted message."""
+import atexit
+import base64
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import unittest
+
+from mrtest import BUILDDIR, free_port, wait_port
+from mtatest import Authd, stop_process, wait_log
+
+MTA = os.path.join(BUILDDIR, "tests", "mta", "mailroom-mta-stubq")
+TIMEOUT = 10
+SIZE_LIMIT = 100 * 1024
+MAX_RCPT = 3
+MAX_ERRORS = 5
+ENV = None
+
+
+class Mta:
+    def __init__(self, authd, extra="", lookup=None):
+        self.tmp = tempfile.mkdtemp(prefix="mr-mta-")
+        self.queue = os.path.join(self.tmp, "queue")
+        os.mkdir(self.queue)
+        self.cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=mx.example.test", "-keyout", key, "-out", self.cert],
+                       check=True, capture_output=True, timeout=60)
+        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "lmtp")}
+        self.log = os.path.join(self.tmp, "mta.log")
+        config = os.path.join(self.tmp, "mta.conf")
+        p = self.ports
+        with open(config, "w") as f:
+            f.write(f"listen = 127.0.0.1:{p['smtp']} tls=starttls service=smtp\n"
+                    f"listen = 127.0.0.1:{p['submission']} tls=starttls service=submission\n"
+                    f"listen = 127.0.0.1:{p['submissions']} tls=implicit service=submissions\n"
+                    f"listen = 127.0.0.1:{p['lmtp']} service=lmtp\n"
+                    f"tls_cert = {self.cert}\ntls_key = {key}\n"
+                    "user =\nlog_dest = stderr\nlog_level = debug\n"
+                    f"pid_file = {self.tmp}/mta.pid\nhostname = mx.example.test\n"
+                    f"authd_lookup_socket = {lookup or authd.lookup}\n"
+                    f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
+                    f"queue_directory = {self.queue}\n"
+                    f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
+                    f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n" + extra)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([MTA, "--foreground", "--config", config],
+                                         stdout=log, stderr=log)
+        wait_log(self.log, "started listeners=", self.proc)
+        wait_port("127.0.0.1", p["smtp"])
+
+    def queued(self):
+        """{queue id: file text} of every accepted message."""
+        out = {}
+        for name in os.listdir(self.queue):
+            if name != "full":
+                with open(os.path.join(self.queue, name), "rb") as f:
+                    out[name] = f.read().decode("utf-8", "replace")
+        return out
+
+    def stop(self):
+        stop_process(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Env:
+    def __init__(self):
+        self.authd = Authd()
+        self.mta = Mta(self.authd)
+
+    def stop(self):
+        self.mta.stop()
+        self.authd.stop()
+
+
+def env():
+    global ENV
+    if ENV is None:
+        ENV = Env()
+        atexit.register(ENV.stop)
+    return ENV
+
+
+def client_ctx():
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(env().mta.cert)
+    ctx.check_hostname = False
+    return ctx
+
+
+class Raw:
+    """A plain socket speaking SMTP by hand, for what smtplib will not send."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def reply(self):
+        """The whole (possibly multi-line) reply as a list of lines."""
+        lines = [self.line()]
+        while lines[-1][3:4] == "-":
+            lines.append(self.line())
+        return lines
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()[-1]
+
+    def closed(self):
+        try:
+            self.sock.settimeout(TIMEOUT)
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def msg(subject="test", frm="demo@example.test", extra=""):
+    return (f"From: {frm}\r\nTo: someone\r\nSubject: {subject}\r\n{extra}\r\nbody line\r\n")
+
+
+class MxSession(unittest.TestCase):
+    def setUp(self):
+        self.mta = env().mta
+        self.port = self.mta.ports["smtp"]
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.port, timeout=TIMEOUT)
+        s.ehlo("client.example.net")
+        return s
+
+    def test_greeting_and_ehlo(self):
+        r = Raw(self.port)
+        self.assertTrue(r.greeting[0].startswith("220 mx.example.test ESMTP"), r.greeting)
+        r.send("EHLO client.example.net\r\n")
+        ext = [line[4:] for line in r.reply()]
+        self.assertEqual(ext[0], "mx.example.test")
+        for e in ("PIPELINING", f"SIZE {SIZE_LIMIT}", "8BITMIME", "ENHANCEDSTATUSCODES",
+                  "SMTPUTF8", "CHUNKING", "DSN", "STARTTLS"):
+            self.assertIn(e, ext)
+        self.assertFalse(any(e.startswith("AUTH") for e in ext), "no AUTH on port 25")
+        self.assertEqual(r.cmd("QUIT"), "221 2.0.0 mx.example.test Bye")
+        r.close()
+
+    def deliver(self, rcpt):
+        s = self.smtp()
+        before = set(self.mta.queued())
+        code, text = s.mail("sender@remote.test")
+        self.assertEqual((code, text), (250, b"2.1.0 Ok"))
+        code, text = s.rcpt(rcpt)
+        self.assertEqual((code, text), (250, b"2.1.5 Ok"), rcpt)
+        code, text = s.data(msg())
+        self.assertEqual(code, 250)
+        self.assertRegex(text.decode(), r"^2\.0\.0 Ok: queued as \w+$")
+        qid = text.decode().rsplit(" ", 1)[1]
+        s.quit()
+        queued = self.mta.queued()
+        self.assertEqual(set(queued) - before, {qid})
+        return queued[qid]
+
+    def test_delivery_targets(self):
+        for rcpt in ("demo@example.test", "info@example.test", "anyone@catch.test",
+                     "demo@alias.test", "demo+news@example.test", "user@relay.test",
+                     "Demo@EXAMPLE.test"):
+            with self.subTest(rcpt=rcpt):
+                q = self.deliver(rcpt)
+                self.assertIn("sender=sender@remote.test\n", q)
+                self.assertIn("\nprotocol=ESMTP\n", q)
+                body = q.split("\n\n", 1)[1]
+                self.assertTrue(body.startswith("Received: from client.example.net ([127.0.0.1])\r\n"
+                                                "\tby mx.example.test (Mailroom) with ESMTP id "), body)
+                self.assertIn("\r\n\r\nbody line\r\n", body)
+                self.assertNotIn("Message-ID:", body, "only submission adds Message-ID")
+
+    def test_relay_refused_whatever_helo(self):
+        for helo in ("client.example.net", "mx.example.test", "localhost", "[127.0.0.1]"):
+            s = smtplib.SMTP("127.0.0.1", self.port, timeout=TIMEOUT)
+            s.ehlo(helo)
+            s.mail("demo@example.test")
+            for rcpt in ("victim@remote.test", "x@[192.0.2.1]", "a@b.c.d"):
+                code, text = s.rcpt(rcpt)
+                self.assertEqual((code, text), (554, b"5.7.1 Relay access denied"), (helo, rcpt))
+            s.quit()
+
+    def test_unknown_user_and_alias_loop(self):
+        s = self.smtp()
+        s.mail("a@remote.test")
+        self.assertEqual(s.rcpt("nobody@example.test")[0], 550)
+        self.assertTrue(s.rcpt("nobody@example.test")[1].startswith(b"5.1.1 "))
+        code, text = s.rcpt("loop1@example.test")
+        self.assertEqual(code, 550)
+        self.assertTrue(text.startswith(b"5.4.6 "), text)
+        s.quit()
+
+    def test_too_many_recipients(self):
+        s = self.smtp()
+        s.mail("a@remote.test")
+        for _ in range(MAX_RCPT):
+            self.assertEqual(s.rcpt("demo@example.test")[0], 250)
+        self.assertEqual(s.rcpt("demo@example.test"), (452, b"4.5.3 Too many recipients"))
+        s.quit()
+
+    def test_sequence_errors(self):
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("MAIL FROM:<a@remote.test>"), "503 5.5.1 Bad sequence of commands")
+        r.cmd("EHLO x.test")
+        self.assertEqual(r.cmd("RCPT TO:<demo@example.test>"), "503 5.5.1 Bad sequence of commands")
+        self.assertEqual(r.cmd("DATA"), "503 5.5.1 Bad sequence of commands")
+        r.close()
+        r = Raw(self.port)
+        r.cmd("EHLO x.test")
+        self.assertEqual(r.cmd("MAIL FROM:<a@remote.test>"), "250 2.1.0 Ok")
+        self.assertEqual(r.cmd("MAIL FROM:<a@remote.test>"), "503 5.5.1 Bad sequence of commands")
+        self.assertEqual(r.cmd("DATA"), "503 5.5.1 Bad sequence of commands")
+        self.assertEqual(r.cmd("RSET"), "250 2.0.0 Ok")
+        self.assertEqual(r.cmd("QUIT"), "221 2.0.0 mx.example.test Bye")
+        r.close()
+
+    def test_malformed_commands(self):
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("EHLO"), "501 5.5.4 Syntax: EHLO hostname")
+        self.assertEqual(r.cmd("HELO"), "501 5.5.4 Syntax: HELO hostname")
+        r.close()
+        r = Raw(self.port)
+        r.cmd("EHLO x.test")
+        cases = [
+            ("FROBNICATE", "500 5.5.1"), ("M@IL FROM:<a@b.test>", "500 5.5.2"),
+            ("MAIL TO:<a@b.test>", "501 5.5.4"), ("MAIL FROM:<a@>", "501 5.1.3"),
+            ("MAIL FROM:<a b@c.test>", "501 5.1.3"), ("MAIL FROM:<a@b.test> FOO=bar", "555 5.5.4"),
+            ("MAIL FROM:<a@b.test> SIZE=abc", "501 5.5.4"),
+            ("MAIL FROM:<a@b.test> BODY=9BIT", "501 5.5.4"),
+            ("MAIL FROM:<a@b.test>  SIZE=1", "501 5.5.4"),
+            ("MAIL FROM:<ü@b.test>", "553 5.6.7"),
+        ]
+        for i, (line, want) in enumerate(cases):
+            if i and i % (MAX_ERRORS - 1) == 0:
+                r.close()
+                r = Raw(self.port)
+                r.cmd("EHLO x.test")
+            self.assertTrue(r.cmd(line).startswith(want + " "), line)
+        r.close()
+
+    def test_bad_rcpt_params_and_dsn(self):
+        s = self.smtp()
+        s.mail("a@remote.test", ["RET=HDRS", "ENVID=abc123"])
+        self.assertEqual(s.rcpt("demo@example.test", ["NOTIFY=NEVER,SUCCESS"])[0], 501)
+        self.assertEqual(s.rcpt("demo@example.test", ["ORCPT=nosemicolon"])[0], 501)
+        self.assertEqual(s.rcpt("demo@example.test", ["NOTIFY=SUCCESS,FAILURE",
+                                                      "ORCPT=rfc822;demo@example.test"])[0], 250)
+        code, text = s.data(msg())
+        self.assertEqual(code, 250)
+        q = self.mta.queued()[text.decode().rsplit(" ", 1)[1]]
+        self.assertIn("rcpt=demo@example.test notify=6 orcpt=rfc822;demo@example.test\n", q)
+        self.assertIn("ret=HDRS\nenvid=abc123\n", q)
+        s.quit()
+
+    def test_long_line(self):
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("NOOP " + "x" * 1000), "500 5.5.2 Line too long")
+        self.assertEqual(r.cmd("NOOP " + "x" * 70000), "500 5.5.2 Line too long")
+        self.assertEqual(r.cmd("NOOP"), "250 2.0.0 Ok")
+        r.close()
+
+    def test_too_many_errors(self):
+        r = Raw(self.port)
+        for _ in range(MAX_ERRORS - 1):
+            self.assertEqual(r.cmd("BOGUS"), "500 5.5.1 Command unrecognized")
+        r.send("BOGUS\r\n")
+        self.assertEqual(r.line(), "500 5.5.1 Command unrecognized")
+        self.assertEqual(r.line(), "421 4.7.0 mx.example.test Too many errors, closing connection")
+        self.assertTrue(r.closed())
+
+    def test_vrfy_help_noop(self):
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("VRFY demo@example.test")[:10], "252 2.5.0 ")
+        self.assertTrue(r.cmd("HELP").startswith("214 2.0.0 "))
+        self.assertEqual(r.cmd("NOOP"), "250 2.0.0 Ok")
+        r.close()
+
+    def test_size(self):
+        s = self.smtp()
+        code, text = s.mail("a@remote.test", [f"SIZE={SIZE_LIMIT + 1}"])
+        self.assertEqual((code, text[:6]), (552, b"5.3.4 "))
+        self.assertEqual(s.mail("a@remote.test", ["SIZE=1000"])[0], 250)
+        s.rcpt("demo@example.test")
+        before = set(self.mta.queued())
+        code, text = s.data(msg() + ("x" * 998 + "\r\n") * (SIZE_LIMIT // 1000 + 1))
+        self.assertEqual((code, text[:6]), (552, b"5.3.4 "))
+        self.assertEqual(set(self.mta.queued()), before)
+        self.assertEqual(s.noop()[0], 250)
+        s.quit()
+
+    def test_dot_unstuffing_and_crlf(self):
+        s = self.smtp()
+        s.mail("a@remote.test")
+        s.rcpt("demo@example.test")
+        code, text = s.data("Subject: dots\r\n\r\n.leading\r\n..two\r\nend\r\n")
+        self.assertEqual(code, 250)
+        q = self.mta.queued()[text.decode().rsplit(" ", 1)[1]]
+        self.assertIn("\r\n\r\n.leading\r\n..two\r\nend\r\n", q)   # smtplib stuffed, we unstuffed
+        s.quit()
+
+    def test_bdat(self):
+        r = Raw(self.port)
+        r.cmd("EHLO x.test")
+        r.cmd("MAIL FROM:<a@remote.test> BODY=8BITMIME")
+        r.cmd("RCPT TO:<demo@example.test>")
+        part1 = b"Subject: chunks\r\n\r\nfirst "
+        part2 = "caf\u00e9\r\n.\r\nend\r\n".encode()
+        r.send(b"BDAT %d\r\n" % len(part1) + part1)
+        self.assertEqual(r.reply()[-1], "250 2.0.0 %d octets received" % len(part1))
+        r.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+        last = r.reply()[-1]
+        self.assertRegex(last, r"^250 2\.0\.0 Ok: queued as \w+$")
+        q = self.mta.queued()[last.rsplit(" ", 1)[1]]
+        self.assertIn("body_8bit=1", q)
+        self.assertTrue(q.endswith("\r\n\r\nfirst caf\u00e9\r\n.\r\nend\r\n"), q[-80:])
+        # BDAT out of sequence: the chunk is read (never run as commands)
+        r.send(b"BDAT 6\r\nNOOP\r\n")
+        self.assertEqual(r.reply()[-1], "503 5.5.1 Bad sequence of commands")
+        self.assertEqual(r.cmd("QUIT"), "221 2.0.0 mx.example.test Bye")
+        r.close()
+
+    def test_bdat_bare_lf_refused(self):
+        r = Raw(self.port)
+        r.cmd("EHLO x.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<demo@example.test>")
+        body = b"Subject: x\r\n\r\nbare\nlf\r\n"
+        r.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertEqual(r.reply()[-1][:10], "550 5.5.2 ")
+        r.close()
+
+    def test_smtputf8(self):
+        r = Raw(self.port)
+        r.cmd("EHLO x.test")
+        self.assertEqual(r.cmd("MAIL FROM:<\u00fc@remote.test> SMTPUTF8"), "250 2.1.0 Ok")
+        r.close()
+
+    def test_disk_full(self):
+        path = os.path.join(self.mta.queue, "full")
+        open(path, "w").close()
+        try:
+            s = self.smtp()
+            s.mail("a@remote.test")
+            s.rcpt("demo@example.test")
+            self.assertEqual(s.docmd("DATA"), (452, b"4.3.1 Insufficient system storage"))
+            s.quit()
+        finally:
+            os.unlink(path)
+
+    def test_swaks(self):
+        out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(self.port),
+                              "--from", "x@remote.test", "--to", "demo@example.test",
+                              "--helo", "swaks.test"], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertRegex(out.stdout, r"<-  250 2\.0\.0 Ok: queued as \w+")
+
+
+# Each sends "<before>" "MAIL FROM..." after the body: a server that takes
+# the variant as the end of data would run the smuggled transaction.
+SMUGGLING = {
+    "lf_dot_lf": b"\n.\n",
+    "lf_dot_crlf": b"\n.\r\n",
+    "crlf_dot_lf": b"\r\n.\n",
+    "cr_dot_crlf": b"\r.\r\n",
+    "crlf_dot_cr": b"\r\n.\r",
+    "cr_dot_cr": b"\r.\r",
+    "lf_dot_cr": b"\n.\r",
+    "crlf_dot_cr_lf_lf": b"\r\n.\r\r\n",
+}
+
+
+class Smuggling(unittest.TestCase):
+    def test_variants(self):
+        mta = env().mta
+        for name, end in SMUGGLING.items():
+            with self.subTest(variant=name):
+                r = Raw(mta.ports["smtp"])
+                r.cmd("EHLO x.test")
+                r.cmd("MAIL FROM:<a@remote.test>")
+                r.cmd("RCPT TO:<demo@example.test>")
+                self.assertEqual(r.cmd("DATA")[:3], "354")
+                before = set(mta.queued())
+                r.send(b"Subject: outer\r\n\r\nhello" + end +
+                       b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<demo@example.test>\r\n"
+                       b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+                reply = r.reply()
+                # one reply for the whole thing: the outer message, refused
+                self.assertEqual(reply[-1][:10], "550 5.5.2 ", (name, reply))
+                self.assertEqual(r.cmd("NOOP"), "250 2.0.0 Ok")
+                self.assertEqual(set(mta.queued()), before)
+                r.close()
+
+    def test_bare_lf_in_command(self):
+        r = Raw(env().mta.ports["smtp"])
+        r.send("EHLO x.test\nNOOP\r\n")
+        self.assertEqual(r.reply()[-1], "500 5.5.2 Bare <CR> or <LF> in command")
+        r.close()
+
+
+class StartTls(unittest.TestCase):
+    def test_pipelined_injection_discarded(self):
+        mta = env().mta
+        r = Raw(mta.ports["smtp"])
+        r.cmd("EHLO x.test")
+        r.send("STARTTLS\r\nMAIL FROM:<inject@remote.test>\r\nQUIT\r\n")
+        self.assertEqual(r.line(), "220 2.0.0 Ready to start TLS")
+        r.sock = client_ctx().wrap_socket(r.sock, server_hostname="mx.example.test")
+        # the injected MAIL and QUIT must be gone: state is fresh
+        self.assertEqual(r.cmd("MAIL FROM:<a@remote.test>"), "503 5.5.1 Bad sequence of commands")
+        r.send("EHLO x.test\r\n")
+        ext = [line[4:] for line in r.reply()]
+        self.assertNotIn("STARTTLS", ext)
+        self.assertEqual(r.cmd("STARTTLS"), "503 5.5.1 TLS already active")
+        r.close()
+
+    def test_received_shows_tls(self):
+        mta = env().mta
+        s = smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT)
+        s.starttls(context=client_ctx())
+        s.ehlo("tls.example.net")
+        s.mail("a@remote.test")
+        s.rcpt("demo@example.test")
+        code, text = s.data(msg())
+        self.assertEqual(code, 250)
+        q = mta.queued()[text.decode().rsplit(" ", 1)[1]]
+        self.assertRegex(q, r"with ESMTPS id \w+\r\n\t\(using TLSv1\.[23] with cipher \S+\)")
+        s.quit()
+
+
+def plain_b64(user, password):
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+
+
+class Submission(unittest.TestCase):
+    def setUp(self):
+        self.mta = env().mta
+        self.port = self.mta.ports["submission"]
+
+    def tls_session(self):
+        s = smtplib.SMTP("127.0.0.1", self.port, timeout=TIMEOUT)
+        s.starttls(context=client_ctx())
+        s.ehlo("laptop")
+        return s
+
+    def test_before_tls(self):
+        r = Raw(self.port)
+        r.send("EHLO laptop\r\n")
+        ext = [line[4:] for line in r.reply()]
+        self.assertIn("STARTTLS", ext)
+        self.assertFalse(any(e.startswith("AUTH") for e in ext))
+        self.assertEqual(r.cmd("AUTH PLAIN " + plain_b64("demo@example.test", "demo")),
+                         "530 5.7.0 Must issue a STARTTLS command first")
+        self.assertEqual(r.cmd("MAIL FROM:<demo@example.test>"),
+                         "530 5.7.0 Must issue a STARTTLS command first")
+        r.close()
+
+    def test_auth_required_after_tls(self):
+        s = self.tls_session()
+        self.assertIn("PLAIN", s.esmtp_features["auth"])
+        self.assertEqual(s.mail("demo@example.test"), (530, b"5.7.0 Authentication required"))
+        s.close()
+
+    def send_after_login(self, s, rcpt="friend@remote.test", frm="demo@example.test"):
+        self.assertEqual(s.mail(frm), (250, b"2.1.0 Ok"))
+        self.assertEqual(s.rcpt(rcpt)[0], 250)
+        return s.data(msg(frm=frm))
+
+    def test_plain_and_relay(self):
+        s = self.tls_session()
+        s.login("demo@example.test", "demo")   # smtplib picks PLAIN first... or LOGIN
+        code, text = self.send_after_login(s)
+        self.assertEqual(code, 250)
+        q = self.mta.queued()[text.decode().rsplit(" ", 1)[1]]
+        self.assertIn("auth_user=demo@example.test\n", q)
+        self.assertIn("(authenticated as demo@example.test)", q)
+        self.assertIn("with ESMTPSA id", q)
+        self.assertRegex(q, r"\r\nMessage-ID: <[^>]+@mx\.example\.test>\r\n")
+        self.assertIn("\r\nDate: ", q)
+        s.quit()
+
+    def test_auth_plain_explicit(self):
+        s = self.tls_session()
+        code, text = s.docmd("AUTH", "PLAIN " + plain_b64("demo@example.test", "demo"))
+        self.assertEqual((code, text), (235, b"2.7.0 Authentication successful"))
+        self.assertEqual(s.docmd("AUTH", "PLAIN x"), (503, b"5.5.1 Already authenticated"))
+        s.quit()
+
+    def test_auth_plain_without_initial_response(self):
+        s = self.tls_session()
+        self.assertEqual(s.docmd("AUTH", "PLAIN"), (334, b""))
+        self.assertEqual(s.docmd(plain_b64("demo@example.test", "demo"))[0], 235)
+        s.quit()
+
+    def test_auth_login(self):
+        s = self.tls_session()
+        code, text = s.docmd("AUTH", "LOGIN")
+        self.assertEqual((code, base64.b64decode(text)), (334, b"Username:"))
+        code, text = s.docmd(base64.b64encode(b"demo@example.test").decode())
+        self.assertEqual((code, base64.b64decode(text)), (334, b"Password:"))
+        self.assertEqual(s.docmd(base64.b64encode(b"demo").decode())[0], 235)
+        self.assertEqual(self.send_after_login(s, rcpt="demo@example.test")[0], 250)
+        s.quit()
+
+    def test_auth_failures(self):
+        s = self.tls_session()
+        self.assertEqual(s.docmd("AUTH", "PLAIN " + plain_b64("demo@example.test", "wrong")),
+                         (535, b"5.7.8 Authentication credentials invalid"))
+        self.assertEqual(s.docmd("AUTH", "CRAM-MD5")[0], 504)
+        self.assertEqual(s.docmd("AUTH", "LOGIN")[0], 334)
+        self.assertEqual(s.docmd("*"), (501, b"5.7.0 Authentication aborted"))
+        s.close()
+
+    def test_sender_login_mismatch(self):
+        s = self.tls_session()
+        s.login("demo@example.test", "demo")
+        code, text = s.mail("other@other.test")
+        self.assertEqual((code, text[:6]), (553, b"5.7.1 "))
+        # an alias of the login is fine
+        self.assertEqual(s.mail("info@example.test")[0], 250)
+        s.rset()
+        # the From: header is checked too
+        s.mail("demo@example.test")
+        s.rcpt("friend@remote.test")
+        before = set(self.mta.queued())
+        code, text = s.data(msg(frm="Boss <other@other.test>"))
+        self.assertEqual((code, text[:6]), (553, b"5.7.1 "))
+        self.assertEqual(set(self.mta.queued()), before)
+        s.quit()
+
+    def test_masquerade(self):
+        s = self.tls_session()
+        s.login("demo@example.test", "demo")
+        # the sender check runs on what the client gave; grant it through the alias domain
+        s.mail("demo@alias.test")
+        s.rcpt("friend@remote.test")
+        code, text = s.data(msg(frm="demo@alias.test"))
+        self.assertEqual(code, 250)
+        s.quit()
+
+    def test_submissions_465(self):
+        s = smtplib.SMTP_SSL("127.0.0.1", self.mta.ports["submissions"], timeout=TIMEOUT,
+                             context=client_ctx())
+        s.ehlo("phone")
+        self.assertNotIn("starttls", s.esmtp_features)
+        s.login("demo@example.test", "demo")
+        code, text = self.send_after_login(s)
+        self.assertEqual(code, 250)
+        s.quit()
+
+
+class Lmtp(unittest.TestCase):
+    def test_lmtp_not_yet_delivering(self):
+        mta = env().mta
+        r = Raw(mta.ports["lmtp"])
+        self.assertTrue(r.greeting[0].startswith("220 mx.example.test LMTP"))
+        self.assertEqual(r.cmd("EHLO x"), "500 5.5.1 Command unrecognized")
+        r.send("LHLO x\r\n")
+        self.assertIn("250 DSN", r.reply())
+        r.cmd("MAIL FROM:<a@remote.test>")
+        self.assertEqual(r.cmd("RCPT TO:<demo@example.test>"), "250 2.1.5 Ok")
+        self.assertEqual(r.cmd("RCPT TO:<info@example.test>"), "250 2.1.5 Ok")
+        self.assertEqual(r.cmd("RCPT TO:<x@remote.test>"), "554 5.7.1 Relay access denied")
+        r.cmd("DATA")
+        r.send("Subject: x\r\n\r\nhi\r\n.\r\n")
+        self.assertEqual(r.line()[:10], "451 4.3.0 ")
+        self.assertEqual(r.line()[:10], "451 4.3.0 ")
+        self.assertEqual(r.cmd("NOOP"), "250 2.0.0 Ok")
+        r.close()
+
+
+class AuthdOutage(unittest.TestCase):
+    """authd unreachable: recipients get 451 4.3.0, never 550."""
+
+    def test_tempfail(self):
+        e = env()
+        mta = Mta(e.authd, lookup=os.path.join(e.authd.tmp, "no-such-socket"))
+        try:
+            s = smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT)
+            s.ehlo("x.test")
+            s.mail("a@remote.test")
+            code, text = s.rcpt("demo@example.test")
+            self.assertEqual((code, text[:6]), (451, b"4.3.0 "))
+            s.quit()
+        finally:
+            mta.stop()
+
+
+class RateLimit(unittest.TestCase):
+    def test_per_address(self):
+        e = env()
+        # Mta() itself connects once to see the port open
+        mta = Mta(e.authd, extra="rate_limit_per_minute = 4\n")
+        try:
+            for _ in range(3):
+                r = Raw(mta.ports["smtp"])
+                self.assertEqual(r.greeting[0][:3], "220")
+                r.close()
+            r = Raw(mta.ports["smtp"])
+            self.assertEqual(r.greeting[0][:10], "421 4.7.0 ")
+            self.assertTrue(r.closed())
+        finally:
+            mta.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
