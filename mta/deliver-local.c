@@ -85,6 +85,20 @@ static char *deliver_find_folder(const char *maildir, const char *detail)
 	return found;
 }
 
+/* The directories above a first-time Maildir (<mail_root>/<domain>/). */
+static void deliver_mkdir_parents(const char *maildir)
+{
+	char *path = xstrdup(maildir);
+
+	for (char *p = strchr(path + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (p[1] != '\0')
+			mkdir(path, 0700);
+		*p = '/';
+	}
+	free(path);
+}
+
 static int deliver_quota_check(struct deliver_job *job, struct deliver_target *t,
 			       uint64_t size)
 {
@@ -168,6 +182,7 @@ void deliver_local(struct deliver_job *job, struct deliver_target *t)
 			    "too many hops: too many Received: headers");
 		return;
 	}
+	deliver_mkdir_parents(t->maildir);
 	if (maildir_create(t->maildir, &error) < 0) {
 		char *text = xasprintf("maildir %s: %s", t->maildir, error);
 
