@@ -18,6 +18,7 @@ import mrtest
 from mtatest import Authd, wait_log
 
 TOOL = os.path.join(mrtest.BUILDDIR, "tests", "unit", "queue-tool")
+ADMIN = os.path.join(mrtest.BUILDDIR, "mailroom")
 TIMEOUT = 15
 
 
@@ -165,7 +166,6 @@ class QueueDelivery(unittest.TestCase):
         self.assertIn("example.test/demo/new/", path)
 
     def test_over_quota_bounces_to_local_sender(self):
-        big = message("big@test", body="x" * 998 + "\r\n") * 1
         big = message("big@test", body=("y" * 998 + "\r\n") * 1200)
         reply = self.tool.send("other@other.test", ["demo@example.test"], big)
         self.assertTrue(reply.startswith("250"), reply)
@@ -241,6 +241,38 @@ class QueueDelivery(unittest.TestCase):
         open(os.path.join(self.tool.queue, "flush"), "w").close()
         self.assertTrue(wait_for(lambda: "queue: flush" in self.tool.logtext()))
         self.assertEqual(len(find(self.root, "flush@test")), 1)
+
+    def admin(self, *args):
+        env = dict(os.environ, MAILROOM_QUEUE_DIRECTORY=self.tool.queue)
+        return subprocess.run([ADMIN, "queue", *args], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+
+    def test_admin_list_show_flush_delete(self):
+        self.authd.kill()
+        qids = []
+        for name in ("admin1@test", "admin2@test"):
+            reply = self.tool.send("sender@other.test", ["demo@example.test"], message(name))
+            qids.append(reply.split()[1])
+        self.assertTrue(wait_for(lambda: self.tool.files("deferred") == sorted(qids)))
+        out = self.admin("list")
+        self.assertEqual(out.returncode, 0, out.stdout)
+        for qid in qids:
+            self.assertRegex(out.stdout, qid + r" +deferred +\d+ .* <sender@other.test>")
+        self.assertIn("pending  <demo@example.test> 4.3.0", out.stdout)
+        self.assertIn("-- 2 messages", out.stdout)
+        show = self.admin("show", qids[0])
+        self.assertEqual(show.returncode, 0)
+        self.assertIn("Message-ID: <admin1@test>", show.stdout)
+        self.assertEqual(self.admin("show", "0NOSUCHID0000000").returncode, 1)
+        self.assertEqual(self.admin("delete", "../etc").returncode, 1)
+        self.assertEqual(self.admin("delete", qids[1]).returncode, 0)
+        self.assertEqual(self.tool.files("deferred"), [qids[0]])
+        self.assertEqual(self.admin("bogus").returncode, 2)
+        self.authd.start()
+        self.assertEqual(self.admin("flush").returncode, 0)
+        self.assertTrue(wait_for(lambda: "queue: flush" in self.tool.logtext()))
+        self.assertEqual(len(find(self.root, "admin1@test")), 1)
+        self.assertEqual(find(self.root, "admin2@test", 1), [])
 
 
 class QueueDiskFull(unittest.TestCase):
