@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "queue.h"
 #include "queue-file.h"
 #include "xalloc.h"
 
