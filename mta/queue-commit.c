@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir.h"
 #include "queue-private.h"
 #include "xalloc.h"
 
@@ -27,20 +28,6 @@ void queue_msg_free(struct queue_msg *msg)
 	free(msg->path);
 	free(msg->sender);
 	free(msg);
-}
-
-int queue_fsync_dir(const struct queue *q, enum queue_subdir dir)
-{
-	char *path = queue_path(q, dir, NULL);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret = -1;
-
-	free(path);
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
 }
 
 /* Worker thread: data, then names, then the directory. */
@@ -69,7 +56,12 @@ static void queue_batch_work(uv_work_t *work)
 		if (m->error != 0)
 			unlink(m->path);
 	}
-	if (queue_fsync_dir(q, QUEUE_ACTIVE) < 0) {
+	char *active_dir = queue_path(q, QUEUE_ACTIVE, NULL);
+	const char *error;
+	int synced = maildir_fsync_dir(active_dir, &error);
+
+	free(active_dir);
+	if (synced < 0) {
 		int err = errno;
 
 		/* Not sure the names are durable: take them back rather than
@@ -265,16 +257,13 @@ int queue_file_write_durable(const struct queue *q, const struct queue_file *qf,
 	free(tmp);
 	if (ret == 0) {
 		char *dir = xstrdup(dst_path);
-		int dfd;
+		const char *error;
 
 		*strrchr(dir, '/') = '\0';
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fsync(dfd) < 0) {
+		if (maildir_fsync_dir(dir, &error) < 0) {
 			*errno_r = errno;
 			ret = -1;
 		}
-		if (dfd >= 0)
-			close(dfd);
 		free(dir);
 	}
 	return ret;

@@ -114,7 +114,6 @@ struct queue_piece {
 int queue_file_write_durable(const struct queue *q, const struct queue_file *qf,
 			     const struct queue_piece *pieces, size_t npieces,
 			     const char *dst_path, int *errno_r);
-int queue_fsync_dir(const struct queue *q, enum queue_subdir dir);
 
 /* queue-scan.c */
 void queue_scan_start(struct queue *q);

@@ -119,7 +119,6 @@ static void queue_scan_work(uv_work_t *work)
 {
 	struct queue_scan *s = work->data;
 
-	queue_scan_dir(s, QUEUE_INCOMING);
 	queue_scan_dir(s, QUEUE_DEFERRED);
 	queue_scan_dir(s, QUEUE_ACTIVE);
 }
@@ -169,6 +168,9 @@ void queue_scan_start(struct queue *q)
 	struct queue_scan *s = xcalloc(1, sizeof(*s));
 
 	s->q = q;
+	/* Before any message can be begun: later, incoming/ holds messages
+	 * being received right now. */
+	queue_scan_dir(s, QUEUE_INCOMING);
 	s->work.data = s;
 	queue_ref(q);
 	uv_queue_work(q->loop, &s->work, queue_scan_work, queue_scan_done);
