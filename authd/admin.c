@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "listener.h"
 #include "password.h"
+#include "queue-admin.h"
 #include "xalloc.h"
 
 #define ADMIN_DEFAULT_CONFIG SYSCONFDIR "/mailroom/authd.conf"
@@ -36,6 +37,7 @@ static void admin_usage(FILE *out)
 		"  cache flush [KEY]             drop authd's cached answers\n"
 		"  auth test [--service NAME] USER [PASSWORD]\n"
 		"                                log in through authd's auth socket\n"
+		"  queue list|show ID|flush|delete ID   this host's mail queue\n"
 		"exit: 0 ok, 1 not found or failed, 2 usage, 75 temporary failure\n");
 }
 
@@ -204,6 +206,8 @@ static int admin_dispatch(const struct admin_opts *o, int argc, char **argv)
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "cache") == 0 &&
 	    strcmp(argv[1], "flush") == 0)
 		return admin_lookup(o, "FLUSH", argc == 3 ? argv[2] : NULL);
+	if (argc >= 1 && strcmp(argv[0], "queue") == 0)
+		return queue_admin_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[0], "auth") == 0 && strcmp(argv[1], "test") == 0)
 		return admin_auth(o, argc - 2, argv + 2);
 	admin_usage(stderr);

@@ -53,15 +53,36 @@ static void pwf_map_grow(struct pwf_map *m)
 	m->nbuckets = n;
 }
 
+/* Keys are kept and looked up in ASCII lower case: an address matches
+ * whatever the case of its local part, as with the shipped MySQL schema
+ * (case-insensitive collation) and LDAP schema (caseIgnoreIA5Match). */
+static char *pwf_key(const char *key)
+{
+	char *k = xstrdup(key);
+
+	for (char *p = k; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return k;
+}
+
 static void *pwf_map_get(const struct pwf_map *m, const char *key)
 {
+	char *k;
+	void *found = NULL;
+
 	if (m->nbuckets == 0)
 		return NULL;
-	for (struct pwf_entry *e = m->buckets[hash_str(key) & (m->nbuckets - 1)]; e != NULL;
-	     e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e->value;
-	return NULL;
+	k = pwf_key(key);
+	for (struct pwf_entry *e = m->buckets[hash_str(k) & (m->nbuckets - 1)]; e != NULL;
+	     e = e->next) {
+		if (strcmp(e->key, k) == 0) {
+			found = e->value;
+			break;
+		}
+	}
+	free(k);
+	return found;
 }
 
 /* false when the key is there already (value not stored). */
@@ -74,9 +95,9 @@ static bool pwf_map_add(struct pwf_map *m, const char *key, void *value)
 		return false;
 	if (m->count >= m->nbuckets)
 		pwf_map_grow(m);
-	h = hash_str(key) & (m->nbuckets - 1);
 	e = xmalloc(sizeof(*e));
-	e->key = xstrdup(key);
+	e->key = pwf_key(key);
+	h = hash_str(e->key) & (m->nbuckets - 1);
 	e->value = value;
 	e->next = m->buckets[h];
 	m->buckets[h] = e;

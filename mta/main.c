@@ -13,14 +13,6 @@
 #include "smtp-session.h"
 #include "xalloc.h"
 
-/* The queue's constructor and its keys (mta/queue.c); declared here as
- * well until mta/queue.h carries them. */
-struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, struct authd_client *authd,
-			const char **error_r);
-void queue_free(struct queue *q);
-extern const struct cfg_def queue_defs[];
-extern const size_t queue_defs_count;
-
 const struct cfg_def mta_defs[] = {
 	{ "hostname", CFG_STR, NULL,
 	  "name in the greeting, the EHLO reply and Received: lines (empty: the host's name)",
@@ -51,9 +43,6 @@ const struct cfg_def mta_defs[] = {
 	{ "received_header_details", CFG_ENUM, "full",
 	  "Received: shows client and TLS and auth user (full), not the user, or only our side",
 	  0, 0, "full|no-auth-user|minimal", NULL },
-	{ "over_quota_reply", CFG_ENUM, "552",
-	  "reply for a mailbox over quota: 552 5.2.2 (permanent) or 452 4.2.2 (try later)",
-	  0, 0, "552|452", NULL },
 	{ "rate_limit_per_minute", CFG_INT, "120",
 	  "connections per client address per minute; more get 421 4.7.0 (0: no limit)",
 	  0, 1000000, NULL, NULL },

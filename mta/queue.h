@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
+#include "config.h"
+
 /* The seam between an SMTP session and the queue (per host, local disk).
  * The session hands over the envelope and the message bytes; commit makes
  * the message durable (file written and fsync'd, directory entry fsync'd,
@@ -72,5 +76,36 @@ typedef void queue_commit_cb(void *ctx, enum queue_result result, const char *qu
 void queue_msg_commit(struct queue_msg *msg, queue_commit_cb *cb, void *ctx);
 /* Drop a message being received (client went away, RSET, size exceeded). */
 void queue_msg_abort(struct queue_msg *msg);
+
+/* LMTP (RFC 2033): commit durably, then deliver every recipient at once
+ * and call cb once per recipient (rcpt = its index in the envelope, in
+ * order) with the reply for it, then once more with rcpt ==
+ * QUEUE_RCPT_DONE (code 0) after which msg is freed. A commit failure
+ * gives every recipient the same 4xx reply. Recipients that fail
+ * temporarily get 4xx and are left to the client to retry; remote targets
+ * stay in the queue (the 250 covers them). */
+#define QUEUE_RCPT_DONE ((size_t)-1)
+typedef void queue_rcpt_cb(void *ctx, size_t rcpt, unsigned code, const char *enhanced,
+			   const char *text);
+void queue_msg_deliver(struct queue_msg *msg, queue_rcpt_cb *cb, void *ctx);
+
+/* ---- the queue itself (mta/main.c) ---- */
+
+struct authd_client;
+
+/* Its configuration keys; main.c adds them to its own table. */
+extern const struct cfg_def queue_defs[];
+extern const size_t queue_defs_count;
+
+/* Creates the queue directory's subdirectories, removes what incoming/
+ * holds (never acknowledged), rescans active/ and deferred/ and starts
+ * delivering. NULL with *error_r when the directory is unusable. */
+struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, struct authd_client *authd,
+			const char **error_r);
+/* Stops scheduling; messages being received are aborted, deliveries in
+ * progress are left to finish on their worker threads and are retried
+ * after the next start if they did not. Call before closing the loop,
+ * then run the loop until it has no more work. */
+void queue_free(struct queue *q);
 
 #endif

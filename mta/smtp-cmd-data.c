@@ -143,16 +143,37 @@ static void smtp_commit(struct smtp_session *s)
 	queue_msg_commit(qm, smtp_commit_done, s);
 }
 
-/* TODO(queue): per-recipient LMTP replies come from queue_msg_deliver once
- * the queue offers it; until then no LMTP message is accepted. */
+/* LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order,
+ * each after that recipient's delivery into its mailbox. */
+static void smtp_lmtp_rcpt_done(void *ctx, size_t rcpt, unsigned code, const char *enhanced,
+				const char *text)
+{
+	struct smtp_session *s = ctx;
+
+	if (rcpt == QUEUE_RCPT_DONE) {
+		s->committing = false;
+		if (s->gone) {
+			smtp_session_free(s);
+			return;
+		}
+		smtp_txn_reset(s);
+		smtp_resume(s);
+		return;
+	}
+	if (s->gone || rcpt >= s->nrcpts)
+		return;
+	log_info(conn_sid(s->conn), "lmtp to=<%s> reply=%u %s", s->rcpts[rcpt].addr, code,
+		 enhanced);
+	smtp_reply(s, "%u %s <%s> %s", code, enhanced, s->rcpts[rcpt].addr, text);
+}
+
 static void smtp_lmtp_end(struct smtp_session *s)
 {
-	smtp_msg_abort(s->msg);
+	struct queue_msg *qm = smtp_msg_release(s->msg);
+
 	s->msg = NULL;
-	for (size_t i = 0; i < s->nrcpts; i++)
-		smtp_reply(s, "451 4.3.0 <%s> LMTP delivery is not available yet", s->rcpts[i].addr);
-	smtp_txn_reset(s);
-	smtp_resume(s);
+	s->committing = true;
+	queue_msg_deliver(qm, smtp_lmtp_rcpt_done, s);
 }
 
 static void smtp_from_check_next(struct smtp_session *s);

@@ -48,6 +48,9 @@ class FuzzSmoke(unittest.TestCase):
     def test_smtp(self):
         self.run_target("smtp")
 
+    def test_queuefile(self):
+        self.run_target("queuefile")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
         targets = sorted(f[len("fuzz-"):-2] for f in os.listdir(fuzz_dir)

@@ -1,10 +1,12 @@
 """mailroom-mta's SMTP, submission and LMTP sessions and their policy,
 driven by independent clients (Python smtplib/socket/ssl, swaks) against a
-real mailroom-authd on a passwd-file backend. The queue is the test-only
-stand-in (tests/mta/queue-stub.c): one file per accepted message."""
+real mailroom-authd on a passwd-file backend. Accepted messages are looked
+for in the queue (waiting or deferred) and in the Maildirs the queue
+delivered them to, by the queue id in their Received: line."""
 import atexit
 import base64
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -16,7 +18,7 @@ import unittest
 from mrtest import BUILDDIR, free_port, wait_port
 from mtatest import Authd, stop_process, wait_log
 
-MTA = os.path.join(BUILDDIR, "tests", "mta", "mailroom-mta-stubq")
+MTA = os.path.join(BUILDDIR, "mta", "mailroom-mta")
 TIMEOUT = 10
 SIZE_LIMIT = 100 * 1024
 MAX_RCPT = 3
@@ -24,8 +26,24 @@ MAX_ERRORS = 5
 ENV = None
 
 
+def message(queue_file):
+    """The message in a queue file: after the envelope, before the trailer."""
+    body = queue_file.split("\n\n", 1)[1]
+    m = re.search(r"MRQ-END \d+\n\Z", body)
+    return body[:m.start()] if m else body
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:  # delivered or moved meanwhile
+        return None
+
+
 class Mta:
     def __init__(self, authd, extra="", lookup=None):
+        self.authd = authd
         self.tmp = tempfile.mkdtemp(prefix="mr-mta-")
         self.queue = os.path.join(self.tmp, "queue")
         os.mkdir(self.queue)
@@ -50,7 +68,8 @@ class Mta:
                     f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
                     f"queue_directory = {self.queue}\n"
                     f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
-                    f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n" + extra)
+                    f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n"
+                    "delivery_hold = yes\n" + extra)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([MTA, "--foreground", "--config", config],
                                          stdout=log, stderr=log)
@@ -58,12 +77,16 @@ class Mta:
         wait_port("127.0.0.1", p["smtp"])
 
     def queued(self):
-        """{queue id: file text} of every accepted message."""
+        """{queue id: queue file text} of every accepted message. The session
+        tests run with delivery_hold = yes, so what a session accepted stays
+        in the queue (docs/queue.md has the file format)."""
         out = {}
-        for name in os.listdir(self.queue):
-            if name != "full":
-                with open(os.path.join(self.queue, name), "rb") as f:
-                    out[name] = f.read().decode("utf-8", "replace")
+        for sub in ("active", "deferred"):
+            d = os.path.join(self.queue, sub)
+            for name in os.listdir(d) if os.path.isdir(d) else ():
+                text = read_text(os.path.join(d, name))
+                if text is not None:
+                    out[name] = text
         return out
 
     def stop(self):
@@ -189,9 +212,9 @@ class MxSession(unittest.TestCase):
                      "Demo@EXAMPLE.test"):
             with self.subTest(rcpt=rcpt):
                 q = self.deliver(rcpt)
-                self.assertIn("sender=sender@remote.test\n", q)
-                self.assertIn("\nprotocol=ESMTP\n", q)
-                body = q.split("\n\n", 1)[1]
+                self.assertIn("\nsender sender@remote.test\n", q)
+                self.assertIn("\nproto ESMTP\n", q)
+                body = message(q)
                 self.assertTrue(body.startswith("Received: from client.example.net ([127.0.0.1])\r\n"
                                                 "\tby mx.example.test (Mailroom) with ESMTP id "), body)
                 self.assertIn("\r\n\r\nbody line\r\n", body)
@@ -275,8 +298,8 @@ class MxSession(unittest.TestCase):
         code, text = s.data(msg())
         self.assertEqual(code, 250)
         q = self.mta.queued()[text.decode().rsplit(" ", 1)[1]]
-        self.assertIn("rcpt=demo@example.test notify=6 orcpt=rfc822;demo@example.test\n", q)
-        self.assertIn("ret=HDRS\nenvid=abc123\n", q)
+        self.assertIn("\nrcpt pending 6 demo@example.test orcpt=rfc822;demo@example.test\n", q)
+        self.assertIn("\nret HDRS\nenvid abc123\n", q)
         s.quit()
 
     def test_long_line(self):
@@ -338,8 +361,8 @@ class MxSession(unittest.TestCase):
         last = r.reply()[-1]
         self.assertRegex(last, r"^250 2\.0\.0 Ok: queued as \w+$")
         q = self.mta.queued()[last.rsplit(" ", 1)[1]]
-        self.assertIn("body_8bit=1", q)
-        self.assertTrue(q.endswith("\r\n\r\nfirst caf\u00e9\r\n.\r\nend\r\n"), q[-80:])
+        self.assertIn("\n8bitmime 1\n", q)
+        self.assertTrue(message(q).endswith("\r\n\r\nfirst caf\u00e9\r\n.\r\nend\r\n"), q[-80:])
         # BDAT out of sequence: the chunk is read (never run as commands)
         r.send(b"BDAT 6\r\nNOOP\r\n")
         self.assertEqual(r.reply()[-1], "503 5.5.1 Bad sequence of commands")
@@ -363,16 +386,17 @@ class MxSession(unittest.TestCase):
         r.close()
 
     def test_disk_full(self):
-        path = os.path.join(self.mta.queue, "full")
-        open(path, "w").close()
+        # More free space demanded than any disk has: the queue is "full".
+        mta = Mta(env().authd, extra="queue_min_free_space = 1000000T\n")
         try:
-            s = self.smtp()
+            s = smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT)
+            s.ehlo("x.test")
             s.mail("a@remote.test")
             s.rcpt("demo@example.test")
             self.assertEqual(s.docmd("DATA"), (452, b"4.3.1 Insufficient system storage"))
             s.quit()
         finally:
-            os.unlink(path)
+            mta.stop()
 
     def test_swaks(self):
         out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(self.port),
@@ -499,7 +523,7 @@ class Submission(unittest.TestCase):
         code, text = self.send_after_login(s)
         self.assertEqual(code, 250)
         q = self.mta.queued()[text.decode().rsplit(" ", 1)[1]]
-        self.assertIn("auth_user=demo@example.test\n", q)
+        self.assertIn("\nauth demo@example.test\n", q)
         self.assertIn("(authenticated as demo@example.test)", q)
         self.assertIn("with ESMTPSA id", q)
         self.assertRegex(q, r"\r\nMessage-ID: <[^>]+@mx\.example\.test>\r\n")
@@ -577,7 +601,7 @@ class Submission(unittest.TestCase):
 
 
 class Lmtp(unittest.TestCase):
-    def test_lmtp_not_yet_delivering(self):
+    def test_lmtp_replies_per_recipient_after_delivery(self):
         mta = env().mta
         r = Raw(mta.ports["lmtp"])
         self.assertTrue(r.greeting[0].startswith("220 mx.example.test LMTP"))
@@ -589,11 +613,32 @@ class Lmtp(unittest.TestCase):
         self.assertEqual(r.cmd("RCPT TO:<info@example.test>"), "250 2.1.5 Ok")
         self.assertEqual(r.cmd("RCPT TO:<x@remote.test>"), "554 5.7.1 Relay access denied")
         r.cmd("DATA")
-        r.send("Subject: x\r\n\r\nhi\r\n.\r\n")
-        self.assertEqual(r.line()[:10], "451 4.3.0 ")
-        self.assertEqual(r.line()[:10], "451 4.3.0 ")
+        r.send("Subject: lmtp-per-rcpt\r\n\r\nhi\r\n.\r\n")
+        # RFC 2033 4.2: one reply per accepted recipient, in order.
+        self.assertRegex(r.line(), r"^250 2\.\d\.\d <demo@example\.test> ")
+        self.assertRegex(r.line(), r"^250 2\.\d\.\d <info@example\.test> ")
         self.assertEqual(r.cmd("NOOP"), "250 2.0.0 Ok")
         r.close()
+        # Both copies are in the mailbox already: the 250s came after delivery.
+        delivered = []
+        for root, _d, files in os.walk(env().authd.mail_root):
+            for name in files:
+                if "lmtp-per-rcpt" in (read_text(os.path.join(root, name)) or ""):
+                    delivered.append(root)
+        self.assertEqual(len(delivered), 2, delivered)
+
+    def test_lmtp_with_smtplib(self):
+        mta = env().mta
+        lmtp = smtplib.LMTP("127.0.0.1", mta.ports["lmtp"], timeout=TIMEOUT)
+        try:
+            refused = lmtp.sendmail("a@remote.test", ["demo@example.test", "nobody@example.test"],
+                                    b"Subject: lmtp-smtplib\r\n\r\nbody\r\n")
+        except smtplib.SMTPRecipientsRefused as e:
+            self.fail(f"all refused: {e.recipients}")
+        finally:
+            lmtp.quit()
+        self.assertEqual(list(refused), ["nobody@example.test"])
+        self.assertEqual(refused["nobody@example.test"][0], 550)
 
 
 class AuthdOutage(unittest.TestCase):
