@@ -166,8 +166,10 @@ static void note_trailing_literal(struct imap_parser *p, const char *data, size_
 	    literal_spec_parse(open, len - (size_t)(open - data), &size, &sync, &overflow) < 0 ||
 	    sync)
 		return;
-	if (overflow)
+	if (overflow) {
 		p->err.fatal = true;
+		return;
+	}
 	p->skip_pending = true;
 	p->skip_left = size;
 }
@@ -393,7 +395,10 @@ static int parse_separator(struct imap_parser *p, const char *s, size_t *pos,
 			return *error_r = "Unexpected )", -1;
 		p->depth--;
 	} else {
-		return *error_r = "Missing space between arguments", -1;
+		unsigned char c = (unsigned char)s[*pos];
+
+		return *error_r = c < 0x20 || c >= 0x7f ? bad_byte_reason(c) :
+			"Missing space between arguments", -1;
 	}
 	(*pos)++;
 	return 0;
@@ -493,13 +498,13 @@ enum imap_parse_result imap_parser_line(struct imap_parser *p, const char *data,
 		parser_clear(p);
 		p->skip_pending = false;
 	}
+	if (p->state == ST_START && parse_tag_name(p, data, len, &pos, &error) < 0)
+		return parser_fail(p, error, false, data, len);
 	p->total += len + 2;
 	if (p->total > p->lim.max_command)
 		return parser_fail(p, "Command too long", false, data, len);
 	if (p->lit_error != NULL)
 		return parser_fail(p, p->lit_error, false, data, len);
-	if (p->state == ST_START && parse_tag_name(p, data, len, &pos, &error) < 0)
-		return parser_fail(p, error, false, data, len);
 	ret = parse_args(p, data, len, pos, &error);
 	if (ret < 0)
 		return parser_fail(p, error, false, data, len);
