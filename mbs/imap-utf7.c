@@ -110,6 +110,8 @@ static int utf7_decode_run(const char *src, size_t *pos, struct buf *dest,
 			continue;
 		} else if (unit >= 0xdc00 && unit <= 0xdfff) {
 			return *error_r = "mUTF-7: lone low surrogate", -1;
+		} else if (unit == 0) {
+			return *error_r = "mUTF-7: NUL character", -1;
 		} else if (unit >= 0x20 && unit <= 0x7e) {
 			return *error_r = "mUTF-7: printable ASCII must not be encoded", -1;
 		}
