@@ -61,6 +61,7 @@ static void test_utf7_bad(void)
 	check_bad_utf7("&3gA-", "mUTF-7: lone low surrogate");
 	check_bad_utf7("&2D3YPQ-", "mUTF-7: lone high surrogate");
 	check_bad_utf7("caf\xc3\xa9", "mUTF-7: byte outside printable ASCII");
+	check_bad_utf7("&AAA-", "mUTF-7: NUL character");
 	check_bad_utf7("a\tb", "mUTF-7: byte outside printable ASCII");
 	/* The strict forms still pass: "&-" right after a run is "&". */
 	check_pair("&AOQ-&-", "\xc3\xa4&");
