@@ -51,9 +51,16 @@ class FuzzSmoke(unittest.TestCase):
     def test_queuefile(self):
         self.run_target("queuefile")
 
+    def test_imap(self):
+        self.run_target("imap")
+
+    def test_imap_utf7(self):
+        self.run_target("imap-utf7")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
-        targets = sorted(f[len("fuzz-"):-2] for f in os.listdir(fuzz_dir)
+        # fuzz-imap-utf7.c is smoked by test_imap_utf7.
+        targets = sorted(f[len("fuzz-"):-2].replace("-", "_") for f in os.listdir(fuzz_dir)
                          if f.startswith("fuzz-") and f.endswith(".c"))
         tested = sorted(n[len("test_"):] for n in dir(self)
                         if n.startswith("test_") and n != "test_every_target_is_smoked")
