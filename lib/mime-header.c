@@ -14,6 +14,8 @@
 
 void mime_header_iter_init(struct mime_header_iter *it, const char *data, size_t len)
 {
+	if (data == NULL)
+		data = "";
 	it->p = data;
 	it->end = data + len;
 }

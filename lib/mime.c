@@ -38,6 +38,8 @@ struct mime_parser {
 	unsigned int nparts;
 	struct mime_pos pos;        /* after every byte fed */
 	struct mime_pos prev_eol;   /* where the previous line's end began */
+	struct mime_pos line_start; /* where the current line began */
+	bool prev_boundary;         /* the previous line was a boundary line */
 	char prefix[MIME_LINE_PREFIX];
 	size_t prefix_len;
 	uint64_t line_len;
@@ -286,9 +288,11 @@ static void mime_boundary_line(struct mime_parser *p, unsigned int i, bool closi
 {
 	struct mime_frame *f;
 
-	/* The line end before a boundary belongs to the boundary. */
+	/* The line end before a boundary belongs to the boundary, unless it
+	 * ended a boundary line itself (then it is the part's, as Dovecot
+	 * counts "--inner--" right before "--outer"). */
 	while (p->nframes > i + 1)
-		mime_pop(p, &p->prev_eol);
+		mime_pop(p, p->prev_boundary ? &p->line_start : &p->prev_eol);
 	f = &p->frames[i];
 	if (closing) {
 		f->closed = true;
@@ -318,9 +322,11 @@ static void mime_line(struct mime_parser *p, uint64_t content_len, bool has_eol)
 				continue;
 			mime_boundary_line(p, i, len - 2 - bl >= 2 && line[2 + bl] == '-' &&
 					   line[3 + bl] == '-');
+			p->prev_boundary = true;
 			return;
 		}
 	}
+	p->prev_boundary = false;
 	top = &p->frames[p->nframes - 1];
 	if (top->in_header && content_len == 0 && has_eol) {
 		top->part->header = mime_span_between(&top->start, &p->pos);
@@ -345,6 +351,7 @@ static void mime_line_done(struct mime_parser *p, bool has_eol)
 	}
 	mime_line(p, p->line_len - eol_len, has_eol);
 	p->prev_eol = eol;
+	p->line_start = p->pos;
 	p->prefix_len = 0;
 	p->line_len = 0;
 }

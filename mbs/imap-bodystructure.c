@@ -271,17 +271,31 @@ static void imap_range_set(struct imap_section *s, const struct mime_span *a,
 	s->vsize = a->vsize + (b != NULL ? b->vsize : 0);
 }
 
-/* The n-th part inside part (counting from 1), as RFC 3501 6.4.5 numbers
- * them: a non-multipart has itself as part 1. */
+/* The n-th child of a multipart, counting from 1. */
 static const struct mime_part *imap_section_child(const struct mime_part *part, unsigned long n)
 {
 	const struct mime_part *c;
 
-	if ((part->flags & MIME_PART_MULTIPART) == 0)
-		return n == 1 ? part : NULL;
 	for (c = part->children; c != NULL && n > 1; c = c->next)
 		n--;
 	return c;
+}
+
+/* One step of a section path from msg (RFC 3501 6.4.5): a multipart's
+ * child, or a non-multipart itself as its part 1 (once: "1.1" of a text
+ * part within a multipart is the part, as Dovecot answers, "1.1.1" is
+ * nothing). */
+static const struct mime_part *imap_section_step(const struct mime_part *msg, unsigned long n,
+						 bool *self_r)
+{
+	if ((msg->flags & MIME_PART_MULTIPART) != 0) {
+		*self_r = false;
+		return imap_section_child(msg, n);
+	}
+	if (n != 1 || *self_r)
+		return NULL;
+	*self_r = true;
+	return msg;
 }
 
 /* The keyword after the part numbers, in any case. */
@@ -306,7 +320,7 @@ int imap_section_find(const struct mime_part *root, const char *spec,
 {
 	const struct mime_part *msg = root, *part = root;
 	const char *p = spec;
-	bool have_path = false;
+	bool have_path = false, self = false;
 
 	memset(section_r, 0, sizeof(*section_r));
 	while (isdigit((unsigned char)*p)) {
@@ -318,16 +332,15 @@ int imap_section_find(const struct mime_part *root, const char *spec,
 			return -1;
 		}
 		/* Going deeper: a message/rfc822 part's numbers count in
-		 * its message, a multipart's in itself. */
+		 * its message, any other part's in itself. */
 		if (have_path && part != NULL) {
-			if ((part->flags & MIME_PART_MESSAGE) != 0 && part->children != NULL)
+			msg = part;
+			if ((part->flags & MIME_PART_MESSAGE) != 0 && part->children != NULL) {
 				msg = part->children;
-			else if ((part->flags & MIME_PART_MULTIPART) != 0)
-				msg = part;
-			else
-				part = NULL;
+				self = false;
+			}
 		}
-		part = part != NULL ? imap_section_child(msg, n) : NULL;
+		part = part != NULL ? imap_section_step(msg, n, &self) : NULL;
 		have_path = true;
 		p = *end == '.' ? end + 1 : end;
 		if (*end == '.' && end[1] == '\0') {

@@ -45,6 +45,9 @@ class FuzzSmoke(unittest.TestCase):
     def test_authproto(self):
         self.run_target("authproto")
 
+    def test_mime(self):
+        self.run_target("mime")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
         targets = sorted(f[len("fuzz-"):-2] for f in os.listdir(fuzz_dir)

@@ -221,8 +221,12 @@ static void test_sections(void)
 	/* Parts that do not exist give nothing; bad syntax gives an error. */
 	CHECK_INT(imap_section_find(root, "3", &s, &error), 0);
 	CHECK(s.part == NULL && s.size == 0);
-	CHECK_INT(imap_section_find(root, "1.1", &s, &error), 0);
+	check_section(data, root, "1.1", "Forwarded below.\n");
+	CHECK_INT(imap_section_find(root, "1.2", &s, &error), 0);
 	CHECK(s.part == NULL);
+	CHECK_INT(imap_section_find(root, "1.1.1", &s, &error), 0);
+	CHECK(s.part == NULL);
+	check_section(data, root, "2.1.1", "inner plain");
 	CHECK_INT(imap_section_find(root, "1.HEADER", &s, &error), 0);
 	CHECK(s.part == NULL);
 	check_section(data, root, "0", "error: invalid part number in section");
@@ -238,6 +242,8 @@ static void test_sections(void)
 	/* A single-part message is its own part 1. */
 	check_section(data, root, "1", "Hello Bob,\nthis is a plain message.\n");
 	check_section(data, root, "TEXT", "Hello Bob,\nthis is a plain message.\n");
+	CHECK_INT(imap_section_find(root, "1.1", &s, &error), 0);
+	CHECK(s.part == NULL);
 	whole = section_text(data, root, "1.MIME");
 	CHECK(strncmp(whole, "From: Alice", 11) == 0);
 	free(whole);
