@@ -19,6 +19,19 @@ static char *load(const char *name, size_t *len_r)
 	return data;
 }
 
+/* Load and parse a sample whole; sample_free() releases both. */
+static struct mime_part *sample(const char *name, char **data_r, size_t *len_r)
+{
+	*data_r = load(name, len_r);
+	return mime_parse(*data_r, *len_r, NULL);
+}
+
+static void sample_free(struct mime_part **root, char *data)
+{
+	mime_part_free(root);
+	free(data);
+}
+
 static const struct mime_part *child(const struct mime_part *part, unsigned int n)
 {
 	const struct mime_part *c = part != NULL ? part->children : NULL;
@@ -66,8 +79,8 @@ static void test_mime_corpus_chunked(void)
 static void test_mime_simple_lf(void)
 {
 	size_t len;
-	char *data = load("simple.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("simple.eml", &data, &len);
 	char *body = body_of(data, root);
 
 	CHECK(root->children == NULL);
@@ -84,15 +97,14 @@ static void test_mime_simple_lf(void)
 	CHECK_STR(root->envelope->from, "Alice Example <alice@example.test>");
 	CHECK(root->envelope->cc == NULL);
 	free(body);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_alternative_crlf(void)
 {
 	size_t len;
-	char *data = load("crlf-alternative.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("crlf-alternative.eml", &data, &len);
 	const struct mime_part *plain = child(root, 1), *html = child(root, 2);
 	char *b1 = body_of(data, plain), *b2 = body_of(data, html);
 
@@ -112,15 +124,14 @@ static void test_mime_alternative_crlf(void)
 	CHECK(root->body.offset + root->body.size == len);
 	free(b1);
 	free(b2);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_attachment_fields(void)
 {
 	size_t len;
-	char *data = load("mixed-attach.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("mixed-attach.eml", &data, &len);
 	const struct mime_part *pdf = child(root, 2), *png = child(root, 3);
 
 	CHECK_INT(mime_part_count(root), 4);
@@ -139,15 +150,14 @@ static void test_mime_attachment_fields(void)
 	CHECK_STR(png->disposition, "inline");
 	CHECK_INT(png->disposition_params.count, 0);
 	CHECK_STR(root->language, "en");
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_nested_and_message(void)
 {
 	size_t len;
-	char *data = load("rfc822.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("rfc822.eml", &data, &len);
 	const struct mime_part *msg = child(root, 2), *inner = child(msg, 1);
 	char *b;
 
@@ -162,24 +172,21 @@ static void test_mime_nested_and_message(void)
 	CHECK_STR(b, "<i>inner html</i>");
 	free(b);
 	CHECK_INT(mime_part_count(root), 6);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("nested.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("nested.eml", &data, &len);
 	CHECK_INT(mime_part_count(root), 8);
 	CHECK(mime_part_is(child(child(root, 2), 2), "image", "gif"));
 	CHECK_STR(child(child(root, 2), 2)->id, "<x>");
 	CHECK_STR(mime_params_get(&child(root, 2)->params, "type"), "text/html");
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_rfc2231(void)
 {
 	size_t len;
-	char *data = load("rfc2231.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("rfc2231.eml", &data, &len);
 	const struct mime_part *app = child(root, 1), *text = child(root, 2);
 
 	CHECK_INT(app->params.count, 1);
@@ -188,15 +195,14 @@ static void test_mime_rfc2231(void)
 		  "utf-8''%E2%82%AC%20rates%20and%20fees.txt");
 	CHECK_STR(mime_params_get(&text->params, "title*"), "iso-8859-1'de'M%FCller");
 	CHECK(mime_params_get(&text->params, "charset") == NULL);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_malformed_multiparts(void)
 {
 	size_t len;
-	char *data = load("missing-close.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("missing-close.eml", &data, &len);
 	char *b;
 
 	CHECK_INT(root->flags & MIME_PART_UNCLOSED, MIME_PART_UNCLOSED);
@@ -204,36 +210,29 @@ static void test_mime_malformed_multiparts(void)
 	b = body_of(data, child(root, 2));
 	CHECK_STR(b, "second and the file ends\n");
 	free(b);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("no-boundary-found.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("no-boundary-found.eml", &data, &len);
 	CHECK_INT(root->flags & MIME_PART_MULTIPART, MIME_PART_MULTIPART);
 	CHECK(root->children == NULL);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("no-boundary-param.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("no-boundary-param.eml", &data, &len);
 	CHECK_INT(root->flags & MIME_PART_NO_BOUNDARY, MIME_PART_NO_BOUNDARY);
 	CHECK(root->children == NULL);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("bad-content-type.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("bad-content-type.eml", &data, &len);
 	CHECK_INT(root->flags & MIME_PART_BAD_CONTENT_TYPE, MIME_PART_BAD_CONTENT_TYPE);
 	CHECK(mime_part_is(root, "text", "plain"));
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_boundary_prefix_and_padding(void)
 {
 	size_t len;
-	char *data = load("quoted-boundary.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("quoted-boundary.eml", &data, &len);
 	char *b;
 
 	CHECK_STR(mime_params_get(&root->params, "boundary"), "=_a;b c=?");
@@ -249,15 +248,14 @@ static void test_mime_boundary_prefix_and_padding(void)
 	CHECK_STR(b, "two");
 	free(b);
 	CHECK_INT(root->flags & MIME_PART_UNCLOSED, 0);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_depth_bound(void)
 {
 	size_t len;
-	char *data = load("deep-nesting.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("deep-nesting.eml", &data, &len);
 	const struct mime_part *p = root;
 	struct mime_limits lim = { 3, 100, 1024, 10 };
 
@@ -271,8 +269,7 @@ static void test_mime_depth_bound(void)
 
 	root = mime_parse(data, len, &lim);
 	CHECK_INT(mime_part_count(root), 4);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_part_bound(void)
@@ -340,44 +337,36 @@ static void test_mime_degenerate_inputs(void)
 	CHECK_INT(root->flags & MIME_PART_HEADER_UNTERMINATED, MIME_PART_HEADER_UNTERMINATED);
 	mime_part_free(&root);
 
-	data = load("no-headers.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("no-headers.eml", &data, &len);
 	CHECK_INT(root->header.size, 1);
 	CHECK_INT(root->body.size, len - 1);
 	CHECK_STR(root->envelope->subject, NULL);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("unterminated-headers.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("unterminated-headers.eml", &data, &len);
 	CHECK_INT(root->header.size, len);
 	CHECK_INT(root->body.size, 0);
 	CHECK_STR(root->envelope->subject, "No blank line");
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("nul-bytes.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("nul-bytes.eml", &data, &len);
 	CHECK_STR(root->envelope->subject, "NUL\xEF\xBF\xBD" "byte");
 	CHECK_INT(child(root, 1)->body.size, 3);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("message-no-end.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("message-no-end.eml", &data, &len);
 	CHECK_INT(root->flags & MIME_PART_MESSAGE, MIME_PART_MESSAGE);
 	CHECK_INT(root->children->flags & MIME_PART_HEADER_UNTERMINATED,
 		  MIME_PART_HEADER_UNTERMINATED);
 	CHECK_STR(root->children->envelope->subject, "inner only headers");
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 static void test_mime_mixed_line_ends(void)
 {
 	size_t len;
-	char *data = load("bare-cr-mixed-eol.eml", &len);
-	struct mime_part *root = mime_parse(data, len, NULL);
+	char *data;
+	struct mime_part *root = sample("bare-cr-mixed-eol.eml", &data, &len);
 	const struct mime_part *one = child(root, 1);
 	char *b = body_of(data, one);
 
@@ -388,17 +377,14 @@ static void test_mime_mixed_line_ends(void)
 	b = body_of(data, child(root, 2));
 	CHECK_STR(b, "three");
 	free(b);
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 
-	data = load("digest.eml", &len);
-	root = mime_parse(data, len, NULL);
+	root = sample("digest.eml", &data, &len);
 	CHECK(mime_part_is(child(root, 1), "message", "rfc822"));
 	CHECK_INT(child(root, 1)->flags & MIME_PART_MESSAGE, MIME_PART_MESSAGE);
 	CHECK_STR(child(child(root, 1), 1)->envelope->subject, "first");
 	CHECK(mime_part_is(child(root, 2), "text", "plain"));
-	mime_part_free(&root);
-	free(data);
+	sample_free(&root, data);
 }
 
 int main(void)
