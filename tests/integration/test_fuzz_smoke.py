@@ -57,6 +57,9 @@ class FuzzSmoke(unittest.TestCase):
     def test_imap_utf7(self):
         self.run_target("imap-utf7")
 
+    def test_mime(self):
+        self.run_target("mime")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
         # fuzz-imap-utf7.c is smoked by test_imap_utf7.
