@@ -2,15 +2,21 @@
 twice, and stop leaves no process behind.
 
 The demo login is checked with Cyrus SASL's own testsaslauthd against the
-saslauthd socket and with a plain socket on the lookup socket.
+saslauthd socket and with a plain socket on the lookup socket; mail goes
+in with Python's smtplib (port 25 role, and submission with STARTTLS, the
+certificate checked against CA_CERT, and AUTH) and must land in the demo
+Maildir.
 """
 import os
 import random
 import shlex
+import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import mrtest
@@ -31,7 +37,7 @@ def port_free(port):
 def pick_port_base():
     for _ in range(50):
         base = random.randrange(20000, 50000)
-        if all(port_free(base + off) for off in (389, 3306)):
+        if all(port_free(base + off) for off in (24, 25, 389, 465, 587, 3306)):
             return base
     raise RuntimeError("no free port base")
 
@@ -64,6 +70,32 @@ class QuickstartTest(unittest.TestCase):
                 data += chunk
         return data.decode().rstrip("\n").split("\t")
 
+    def send_mail(self, env):
+        msg = "From: someone@remote.test\r\nTo: {to}\r\nSubject: {tag}\r\n\r\nhello\r\n"
+        with smtplib.SMTP("127.0.0.1", int(env["SMTP_PORT"]), timeout=30) as s:
+            s.sendmail("someone@remote.test", [env["DEMO_USER"]],
+                       msg.format(to=env["DEMO_USER"], tag="qs-mx"))
+        ctx = ssl.create_default_context(cafile=env["CA_CERT"])
+        # "localhost": the name smtplib checks the certificate against.
+        with smtplib.SMTP("localhost", int(env["SUBMISSION_PORT"]), timeout=30) as s:
+            s.starttls(context=ctx)
+            s.login(env["DEMO_USER"], env["DEMO_PASSWORD"])
+            s.sendmail(env["DEMO_USER"], [env["DEMO_USER"]],
+                       msg.format(to=env["DEMO_USER"], tag="qs-submission").replace(
+                           "someone@remote.test", env["DEMO_USER"]))
+        new = os.path.join(env["MAIL_ROOT"], "example.test", "demo", "new")
+        deadline = time.monotonic() + 30
+        while True:
+            texts = []
+            for name in os.listdir(new) if os.path.isdir(new) else ():
+                with open(os.path.join(new, name), errors="replace") as f:
+                    texts.append(f.read())
+            tags = {t for t in ("qs-mx", "qs-submission") if any(t in x for x in texts)}
+            if tags == {"qs-mx", "qs-submission"}:
+                break
+            self.assertLess(time.monotonic(), deadline, f"delivered so far: {tags}")
+            time.sleep(0.1)
+
     def run_backend(self, backend):
         with tempfile.TemporaryDirectory(prefix="mr-qs-", dir="/tmp") as d:
             args = ["--dir", d, "--port-base", str(pick_port_base()), "--backend", backend]
@@ -71,7 +103,9 @@ class QuickstartTest(unittest.TestCase):
             try:
                 self.assertEqual(res.returncode, 0, res.stderr)
                 env = read_env(os.path.join(d, "quickstart.env"))
-                for key in ("BACKEND", "AUTH_SOCKET", "DEMO_USER", "DEMO_PASSWORD", "MAIL_ROOT"):
+                for key in ("BACKEND", "AUTH_SOCKET", "DEMO_USER", "DEMO_PASSWORD", "MAIL_ROOT",
+                            "SMTP_PORT", "SUBMISSION_PORT", "SUBMISSIONS_PORT", "LMTP_PORT",
+                            "CA_CERT"):
                     self.assertTrue(env.get(key), key)
                 self.assertEqual(env["BACKEND"], backend)
                 self.assertEqual(env["DEMO_USER"], "demo@example.test")
@@ -93,6 +127,7 @@ class QuickstartTest(unittest.TestCase):
                 answer = self.lookup(env["LOOKUP_SOCKET"], "1\tUSER\tdemo@example.test")
                 self.assertEqual(answer[:2], ["1", "OK"], answer)
                 self.assertIn("maildir=" + env["MAIL_ROOT"] + "/example.test/demo/", answer)
+                self.send_mail(env)
                 # Twice is safe: the running platform is left as it is.
                 again = self.quickstart(*args)
                 self.assertEqual(again.returncode, 0, again.stderr)
