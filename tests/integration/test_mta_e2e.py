@@ -164,6 +164,8 @@ class Crash(unittest.TestCase):
             return False
 
     def client(self, k, acked, lock, deadline):
+        # Paced so that the load lasts a few seconds and the kills land in it.
+        pace = random.Random(k)
         for i in range(k, self.N, self.CLIENTS):
             if time.monotonic() > deadline:
                 return
@@ -171,9 +173,7 @@ class Crash(unittest.TestCase):
             if self.send_one(msgid, self.RCPTS[i % len(self.RCPTS)]):
                 with lock:
                     acked.add(msgid)
-            else:
-                time.sleep(0.05)  # the mta is down or restarting
-            time.sleep(0.01)
+            time.sleep(pace.uniform(0.05, 0.15))
 
     def test_kill9_under_load(self):
         acked, lock = set(), threading.Lock()
@@ -186,16 +186,18 @@ class Crash(unittest.TestCase):
         kills = 0
         try:
             for _ in range(self.KILLS):
-                time.sleep(rnd.uniform(0.1, 0.5))
+                time.sleep(rnd.uniform(0.2, 0.6))
                 if not any(t.is_alive() for t in threads):
                     break
                 self.mta.kill9()
                 kills += 1
                 self.mta.start()
+            load_ran = any(t.is_alive() for t in threads)
         finally:
             for t in threads:
                 t.join(timeout=90)
         self.assertFalse(any(t.is_alive() for t in threads), "clients did not finish")
+        self.assertEqual((kills, load_ran), (self.KILLS, True), "the kills missed the load")
         # One more crash after the load, then a last restart.
         self.mta.kill9()
         self.mta.start()
@@ -212,7 +214,7 @@ class Crash(unittest.TestCase):
         queued = set(message_ids(self.mta.queued())) & missing
         lost = sorted(missing - queued)
         dups = sum(1 for m in set(delivered) if delivered.count(m) > 1)
-        print(f"# crash: {kills + 1} kills, {self.N} sent, {len(acked)} acknowledged, "
+        print(f"# crash: {kills} kills under load and 1 after, {self.N} sent, {len(acked)} acknowledged, "
               f"{len(acked & set(delivered))} of them delivered, {len(queued)} still queued, "
               f"{len(set(delivered) - acked)} unacknowledged delivered anyway, "
               f"{dups} delivered twice, lost {len(lost)}")
