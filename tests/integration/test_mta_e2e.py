@@ -23,6 +23,17 @@ def message(msgid, frm=SENDER):
             f"Message-ID: <{msgid}>\r\n\r\nbody of {msgid}\r\n")
 
 
+def start_servers():
+    """An Authd and an MtaDaemon in front of it; the Authd is stopped again
+    when the mta fails to start."""
+    authd = Authd()
+    try:
+        return authd, MtaDaemon(authd)
+    except Exception:
+        authd.stop()
+        raise
+
+
 def wait_delivered(root, msgid, timeout=TIMEOUT):
     """{path: bytes} of the Maildir files holding msgid, once there is one
     (empty after timeout)."""
@@ -40,12 +51,7 @@ class Delivery(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.authd = Authd()
-        try:
-            cls.mta = MtaDaemon(cls.authd)
-        except Exception:
-            cls.authd.stop()
-            raise
+        cls.authd, cls.mta = start_servers()
         cls.root = cls.authd.mail_root
 
     @classmethod
@@ -141,12 +147,7 @@ class Crash(unittest.TestCase):
     RCPTS = ("demo@example.test", "info@example.test", "other@other.test", "x@catch.test")
 
     def setUp(self):
-        self.authd = Authd()
-        try:
-            self.mta = MtaDaemon(self.authd)
-        except Exception:
-            self.authd.stop()
-            raise
+        self.authd, self.mta = start_servers()
 
     def tearDown(self):
         self.mta.stop()
