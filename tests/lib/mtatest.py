@@ -2,15 +2,17 @@
 the authd client and of mailroom-mta: users, aliases, domains, a lookup and
 an auth socket."""
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-from mrtest import BUILDDIR, wait_path
+from mrtest import BUILDDIR, free_port, wait_path, wait_port
 
 AUTHD = os.path.join(BUILDDIR, "authd", "mailroom-authd")
+MTA = os.path.join(BUILDDIR, "mta", "mailroom-mta")
 TIMEOUT = 10
 
 USERS = """\
@@ -35,12 +37,14 @@ relay.test relay
 """
 
 
-def wait_log(path, text, proc=None, timeout=TIMEOUT):
-    """Wait until text appears in the log file at path."""
+def wait_log(path, text, proc=None, timeout=TIMEOUT, offset=0):
+    """Wait until text appears in the log file at path (after byte offset:
+    a restarted daemon appends to the same log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with open(path, errors="replace") as f:
-            if text in f.read():
+        with open(path, "rb") as f:
+            f.seek(offset)
+            if text.encode() in f.read():
                 return
         if proc is not None and proc.poll() is not None:
             with open(path, errors="replace") as f:
@@ -99,3 +103,95 @@ class Authd:
     def stop(self):
         self.kill()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class MtaDaemon:
+    """A mailroom-mta on 127.0.0.1 (smtp and submission with STARTTLS) in
+    front of an Authd, delivering for real. kill9() and start() keep the
+    config, queue and log, as a crash and a restart by a supervisor would."""
+
+    def __init__(self, authd, extra=""):
+        self.tmp = tempfile.mkdtemp(prefix="mr-mta-e2e-")
+        self.queue = os.path.join(self.tmp, "queue")
+        os.mkdir(self.queue)
+        self.cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=mx.example.test", "-keyout", key, "-out", self.cert],
+                       check=True, capture_output=True, timeout=60)
+        self.ports = {name: free_port() for name in ("smtp", "submission")}
+        self.log = os.path.join(self.tmp, "mta.log")
+        self.config = os.path.join(self.tmp, "mta.conf")
+        with open(self.config, "w") as f:
+            f.write(f"listen = 127.0.0.1:{self.ports['smtp']} tls=starttls service=smtp\n"
+                    f"listen = 127.0.0.1:{self.ports['submission']} tls=starttls"
+                    " service=submission\n"
+                    f"tls_cert = {self.cert}\ntls_key = {key}\n"
+                    "user =\nlog_dest = stderr\nlog_level = debug\n"
+                    f"pid_file = {self.tmp}/mta.pid\nhostname = mx.example.test\n"
+                    f"authd_lookup_socket = {authd.lookup}\n"
+                    f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
+                    f"queue_directory = {self.queue}\n"
+                    "rate_limit_per_minute = 0\nmax_connections_per_ip = 0\n" + extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([MTA, "--foreground", "--config", self.config],
+                                         stdout=log, stderr=log)
+        wait_log(self.log, "started listeners=", self.proc, offset=offset)
+        wait_log(self.log, "queue: scanned", self.proc, offset=offset)
+        wait_port("127.0.0.1", self.ports["smtp"])
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+
+    def logtext(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def queued(self):
+        """Texts of the queue files in active/ and deferred/ (a file may be
+        renamed away between listing and reading: skipped)."""
+        out = []
+        for sub in ("active", "deferred"):
+            d = os.path.join(self.queue, sub)
+            for name in os.listdir(d) if os.path.isdir(d) else ():
+                try:
+                    with open(os.path.join(d, name), "rb") as f:
+                        out.append(f.read())
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]*)>", re.I | re.M)
+
+
+def maildir_files(root):
+    """{path: bytes} of every message file in the new/ and cur/ of every
+    Maildir and folder under root."""
+    out = {}
+    for d, _, names in os.walk(root):
+        if os.path.basename(d) not in ("new", "cur"):
+            continue
+        for n in names:
+            try:
+                with open(os.path.join(d, n), "rb") as f:
+                    out[os.path.join(d, n)] = f.read()
+            except FileNotFoundError:  # moved to cur/ meanwhile
+                continue
+    return out
+
+
+def message_ids(texts):
+    """Every Message-ID (without <>) in texts, as a list (repeats kept)."""
+    return [m.decode("utf-8", "replace") for t in texts for m in MESSAGE_ID.findall(t)]
