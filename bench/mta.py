@@ -76,6 +76,19 @@ def count_new(root):
     return total
 
 
+def pss_kib(pid):
+    """Proportional set size: shared pages split among their users, so a
+    sum over many processes does not count libraries once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def write(path, text, mode=0o644):
     with open(path, "w") as f:
         f.write(text)
@@ -98,8 +111,10 @@ class Side:
     def pids(self):
         raise NotImplementedError
 
-    def hwm_kib(self):
-        return sum(proc_mem(p)[1] for p in self.pids())
+    def memory_kib(self):
+        """(sum of VmHWM, sum of Pss) over the side's processes now."""
+        pids = self.pids()
+        return sum(proc_mem(p)[1] for p in pids), sum(pss_kib(p) for p in pids)
 
     def delivered(self):
         return count_new(self.vmail)
@@ -284,10 +299,9 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         try:
             with open(os.path.join(self.dir, "spool", "pid", "master.pid")) as f:
                 pid = int(f.read().strip())
-            os.kill(pid, 0)
-            return pid
         except (OSError, ValueError):
             return None
+        return pid if running(pid) else None
 
     def pids(self):
         m = self.master()
@@ -308,9 +322,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
             pass
         deadline = time.monotonic() + STOP_TIMEOUT
         while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not running(pid):
                 return
             time.sleep(0.1)
         if pid:  # stop did not work in time: end master and children
@@ -319,6 +331,16 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+def running(pid):
+    """pid exists and is not a zombie: the daemonized master is nobody's
+    child here, and a PID 1 that does not reap leaves it as one."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def port_open(port):
@@ -330,27 +352,33 @@ def port_open(port):
 
 
 class Sampler(threading.Thread):
-    """Peak of the summed VmHWM of a side's processes, every SAMPLE_EVERY s."""
+    """Peaks of the summed VmHWM and Pss of a side's processes, sampled
+    every SAMPLE_EVERY s (Postfix's processes come and go)."""
 
     def __init__(self, side):
         super().__init__(daemon=True)
-        self.side, self.peak = side, 0
+        self.side, self.hwm, self.pss = side, 0, 0
         self.done = threading.Event()
+
+    def sample(self):
+        hwm, pss = self.side.memory_kib()
+        self.hwm, self.pss = max(self.hwm, hwm), max(self.pss, pss)
 
     def run(self):
         while not self.done.is_set():
-            self.peak = max(self.peak, self.side.hwm_kib())
+            self.sample()
             self.done.wait(SAMPLE_EVERY)
 
     def finish(self):
         self.done.set()
         self.join(timeout=5)
-        self.peak = max(self.peak, self.side.hwm_kib())
-        return self.peak
+        self.sample()
+        return self.hwm, self.pss
 
 
 def one_round(side, size, messages, sessions, log):
-    """Returns (accepted/s, delivered/s, peak KiB); raises on a failure."""
+    """Returns (accepted/s, delivered/s, (peak VmHWM, peak Pss) in KiB);
+    raises on a failure."""
     side.check_alive()
     before = side.delivered()
     argv = [SMTP_SOURCE, "-4", "-N", "-s", str(sessions), "-m", str(messages),
@@ -387,7 +415,7 @@ def one_round(side, size, messages, sessions, log):
                          f"after {DELIVERY_TIMEOUT:.0f}s")
     log(f"  {side.name:8} {size:>7} B: accepted {messages / t_accept:8.1f}/s "
         f"({t_accept:.2f}s), delivered {messages / t_deliver:8.1f}/s ({t_deliver:.2f}s), "
-        f"peak RSS {peak / 1024:.1f} MiB")
+        f"peak RSS {peak[0] / 1024:.1f} MiB (Pss {peak[1] / 1024:.1f})")
     return messages / t_accept, messages / t_deliver, peak
 
 
@@ -455,6 +483,11 @@ def med(rows, i):
     return statistics.median(r[i] for r in rows)
 
 
+def fmt_mem(rows):
+    hwm, pss = max(r[2][0] for r in rows), max(r[2][1] for r in rows)
+    return f"{hwm / 1024:.1f} (Pss {pss / 1024:.1f})"
+
+
 def report(args, results):
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     version = subprocess.run(["postconf", "-dh", "mail_version"], capture_output=True,
@@ -476,10 +509,11 @@ def report(args, results):
         ma, pa, md, pd = med(mr, 0), med(pf, 0), med(mr, 1), med(pf, 1)
         lines.append(
             f"| {size / 1024:g} KiB | {n} | {ma:.0f} | {pa:.0f} | {ma / pa:.2f} | "
-            f"{md:.0f} | {pd:.0f} | {md / pd:.2f} | {max(r[2] for r in mr) / 1024:.1f} | "
-            f"{max(r[2] for r in pf) / 1024:.1f} |")
-    lines += ["", "Ratios are Mailroom/Postfix. RSS: the most seen of the sum of VmHWM "
-              "(Mailroom: mta + authd; Postfix: master and every child alive at a sample)."]
+            f"{md:.0f} | {pd:.0f} | {md / pd:.2f} | {fmt_mem(mr)} | {fmt_mem(pf)} |")
+    lines += ["", "Ratios are Mailroom/Postfix. RSS: the most seen of the sum of VmHWM over "
+              "the processes (Mailroom: mta + authd; Postfix: master and every child alive "
+              "at a sample, so libraries count once per process); in brackets the most "
+              "seen of the sum of Pss, which shares them out."]
     try:
         lines.append(f"Load average at the end: {os.getloadavg()[0]:.1f} on "
                      f"{os.cpu_count()} cores.")
