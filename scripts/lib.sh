@@ -15,6 +15,7 @@ MR_PACKAGES=(
 	dovecot-core
 	postfix
 	whois
+	# bench/mta.py: postfix above is the reference MTA and ships /usr/sbin/smtp-source
 	# bench/authd.py: Dovecot's auth service as the reference
 	dovecot-mysql
 )
