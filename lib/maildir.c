@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "dotlock.h"
+#include "fdio.h"
 #include "maildir.h"
 #include "xalloc.h"
 
@@ -304,23 +305,6 @@ int maildir_file_read(const char *path, struct buf *out, const char **error_r)
 	return 1;
 }
 
-static int maildir_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int maildir_file_replace(const char *maildir, const char *name, const void *data, size_t len,
 			 const char **error_r)
 {
@@ -334,7 +318,7 @@ int maildir_file_replace(const char *maildir, const char *name, const void *data
 	fd = open(buf_cstr(&temp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		*error_r = "cannot create a temporary file";
-	} else if (maildir_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	} else if (fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		*error_r = "cannot write a temporary file";
 		close(fd);
 	} else if (close(fd) < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "maildir.h"
 #include "queue-private.h"
@@ -172,23 +173,6 @@ void queue_commit_add(struct queue_msg *msg)
 	queue_commit_kick(q);
 }
 
-static int queue_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int queue_copy_range(int dst, int src, uint64_t offset, uint64_t size)
 {
 	char chunk[65536];
@@ -204,7 +188,7 @@ static int queue_copy_range(int dst, int src, uint64_t offset, uint64_t size)
 				errno = EIO;
 			return -1;
 		}
-		if (queue_write_all(dst, chunk, (size_t)n) < 0)
+		if (fd_write_all(dst, chunk, (size_t)n) < 0)
 			return -1;
 		offset += (uint64_t)n;
 		size -= (uint64_t)n;
@@ -217,7 +201,7 @@ static int queue_write_pieces(int fd, const struct queue_piece *pieces, size_t n
 	for (size_t i = 0; i < n; i++) {
 		const struct queue_piece *p = &pieces[i];
 
-		if (p->fd < 0 ? queue_write_all(fd, p->data, p->len) < 0 :
+		if (p->fd < 0 ? fd_write_all(fd, p->data, p->len) < 0 :
 				queue_copy_range(fd, p->fd, p->offset, p->len) < 0)
 			return -1;
 	}
@@ -239,11 +223,11 @@ int queue_file_write_durable(const struct queue *q, const struct queue_file *qf,
 	buf_init(&head, BUF_NO_LIMIT);
 	if (fd >= 0) {
 		queue_file_format_header(qf, &head);
-		if (queue_write_all(fd, head.data, head.len) == 0 &&
+		if (fd_write_all(fd, head.data, head.len) == 0 &&
 		    queue_write_pieces(fd, pieces, npieces) == 0) {
 			buf_reset(&head);
 			queue_file_format_trailer(size, &head);
-			if (queue_write_all(fd, head.data, head.len) == 0 && fdatasync(fd) == 0 &&
+			if (fd_write_all(fd, head.data, head.len) == 0 && fdatasync(fd) == 0 &&
 			    rename(tmp, dst_path) == 0)
 				ret = 0;
 		}

@@ -1,4 +1,4 @@
-/* fuzz-deps: lib/maildir-uidlist.c lib/maildir.c lib/dotlock.c lib/buf.c lib/xalloc.c lib/log.c */
+/* fuzz-deps: lib/maildir-uidlist.c lib/maildir.c lib/fdio.c lib/dotlock.c lib/buf.c lib/xalloc.c lib/log.c */
 /* libFuzzer target for the dovecot-uidlist parser: whatever the bytes, it
  * does not crash, fed whole or in two pieces it gives the same list, and a
  * list it accepts formats to text that parses back to the same list. */
