@@ -12,62 +12,41 @@ Maildir. Dovecot refuses mail access as root, so when the test runs as
 root both programs run as the unprivileged user "nobody".
 """
 import os
-import pwd
-import shutil
 import subprocess
-import tempfile
 import unittest
 
+import doveadm
 import mrtest
 
 TOOL = os.path.join(mrtest.BUILDDIR, "tests", "unit", "maildir-tool")
-DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 TIMEOUT = 60
 
 
 class MaildirDovecot(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.access(DOVEADM, os.X_OK):
-            raise unittest.SkipTest("doveadm is not installed (Debian package dovecot-core)")
+        cls.box = doveadm.Sandbox("mr-dovecot-")
         if not os.access(TOOL, os.X_OK):
+            cls.box.remove()
             raise unittest.SkipTest(f"{TOOL} is not built")
-        if os.getuid() == 0:
-            pw = pwd.getpwnam("nobody")
-            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
-        else:
-            cls.uid, cls.gid = os.getuid(), os.getgid()
-        cls.top = tempfile.mkdtemp(prefix="mr-dovecot-")
-        os.chmod(cls.top, 0o755)
-        for sub in ("run", "home"):
-            os.mkdir(os.path.join(cls.top, sub))
-        cls.conf = os.path.join(cls.top, "dovecot.conf")
-        with open(cls.conf, "w") as f:
-            f.write(f"ssl = no\nbase_dir = {cls.top}/run\nstate_dir = {cls.top}/run\n"
-                    f"log_path = {cls.top}/dovecot.log\n"
-                    f"mail_location = maildir:{cls.top}/unused\n")
-        for root, dirs, files in os.walk(cls.top):
-            for name in dirs + files + [""]:
-                os.chown(os.path.join(root, name), cls.uid, cls.gid)
+        cls.top, cls.uid, cls.gid = cls.box.top, cls.box.uid, cls.box.gid
+        cls.box.chown_all()
         cls.counter = 0
         # One probe: a failure here is a reason to skip, printed.
         probe = cls.new_maildir_cls()
         proc = cls.doveadm_raw(probe, ["mailbox", "status", "uidvalidity", "INBOX"])
         if proc.returncode != 0:
-            shutil.rmtree(cls.top, ignore_errors=True)
+            cls.box.remove()
             print("# doveadm cannot run here: " + proc.stdout.replace("\n", "\n# "))
             raise unittest.SkipTest("doveadm cannot access a Maildir here")
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.top, ignore_errors=True)
+        cls.box.remove()
 
     @classmethod
     def demote(cls):
-        if os.getuid() == 0:
-            os.setgroups([])
-            os.setgid(cls.gid)
-            os.setuid(cls.uid)
+        cls.box.demote()
 
     @classmethod
     def new_maildir_cls(cls):
@@ -79,13 +58,7 @@ class MaildirDovecot(unittest.TestCase):
 
     @classmethod
     def doveadm_raw(cls, maildir, args, stdin=None):
-        env = dict(os.environ, USER="mruser", HOME=os.path.join(cls.top, "home"))
-        cmd = [DOVEADM, "-f", "tab", "-c", cls.conf,
-               "-o", f"mail_location=maildir:{maildir}",
-               "-o", f"mail_uid={cls.uid}", "-o", f"mail_gid={cls.gid}",
-               "-o", f"first_valid_uid={cls.uid}", "-o", f"first_valid_gid={cls.gid}"] + args
-        return subprocess.run(cmd, env=env, input=stdin, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+        return cls.box.doveadm(maildir, args, "tab", stdin=stdin)
 
     def doveadm(self, maildir, args, stdin=None):
         proc = self.doveadm_raw(maildir, args, stdin)

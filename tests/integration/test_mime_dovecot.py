@@ -14,17 +14,15 @@ Dovecot server, as in test_maildir_dovecot.py; as root both run as
 """
 import json
 import os
-import pwd
 import re
 import shutil
 import subprocess
-import tempfile
 import unittest
 
+import doveadm
 import mrtest
 
 TOOL = os.path.join(mrtest.BUILDDIR, "tests", "unit", "mime-tool")
-DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 DATA = os.path.join(mrtest.SRCDIR, "tests", "data", "mime")
 TIMEOUT = 60
 SECTIONS = ["header", "text", "1", "2", "3", "1.mime", "2.mime", "1.1", "1.2", "2.1",
@@ -40,37 +38,22 @@ def decode(raw):
 class MimeDovecot(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.access(DOVEADM, os.X_OK):
-            raise unittest.SkipTest("doveadm is not installed (Debian package dovecot-core)")
+        cls.box = doveadm.Sandbox("mr-mime-", ("mail/cur", "mail/new", "mail/tmp"))
         if not os.access(TOOL, os.X_OK):
+            cls.box.remove()
             raise unittest.SkipTest(f"{TOOL} is not built")
-        if os.getuid() == 0:
-            pw = pwd.getpwnam("nobody")
-            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
-        else:
-            cls.uid, cls.gid = os.getuid(), os.getgid()
-        cls.top = tempfile.mkdtemp(prefix="mr-mime-")
-        os.chmod(cls.top, 0o755)
-        for sub in ("run", "home", "mail/cur", "mail/new", "mail/tmp"):
-            os.makedirs(os.path.join(cls.top, sub))
-        cls.conf = os.path.join(cls.top, "dovecot.conf")
-        with open(cls.conf, "w") as f:
-            f.write(f"ssl = no\nbase_dir = {cls.top}/run\nstate_dir = {cls.top}/run\n"
-                    f"log_path = {cls.top}/dovecot.log\n"
-                    f"mail_location = maildir:{cls.top}/unused\n")
+        cls.top = cls.box.top
         # One message per sample; the file name order gives the UIDs.
         cls.names = sorted(n for n in os.listdir(DATA) if n.endswith(".eml"))
         for i, name in enumerate(cls.names):
             shutil.copy(os.path.join(DATA, name),
                         os.path.join(cls.top, "mail", "cur", f"{1000 + i}.M{i}P1.mr:2,"))
-        for root, dirs, files in os.walk(cls.top):
-            for n in dirs + files + [""]:
-                os.chown(os.path.join(root, n), cls.uid, cls.gid)
+        cls.box.chown_all()
         fields = ["uid", "imap.body", "imap.bodystructure", "imap.envelope"]
         fields += ["body." + s for s in SECTIONS]
         proc = cls.doveadm(["fetch", " ".join(fields), "mailbox", "INBOX", "all"])
         if proc.returncode != 0:
-            shutil.rmtree(cls.top, ignore_errors=True)
+            cls.box.remove()
             print("# doveadm cannot run here: " + decode(proc.stdout).replace("\n", "\n# "))
             raise unittest.SkipTest("doveadm cannot read a Maildir here")
         rows = json.loads(decode(proc.stdout))
@@ -78,24 +61,11 @@ class MimeDovecot(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.top, ignore_errors=True)
-
-    @classmethod
-    def demote(cls):
-        if os.getuid() == 0:
-            os.setgroups([])
-            os.setgid(cls.gid)
-            os.setuid(cls.uid)
+        cls.box.remove()
 
     @classmethod
     def doveadm(cls, args):
-        env = dict(os.environ, USER="mruser", HOME=os.path.join(cls.top, "home"))
-        cmd = [DOVEADM, "-f", "json", "-c", cls.conf,
-               "-o", f"mail_location=maildir:{cls.top}/mail",
-               "-o", f"mail_uid={cls.uid}", "-o", f"mail_gid={cls.gid}",
-               "-o", f"first_valid_uid={cls.uid}", "-o", f"first_valid_gid={cls.gid}"] + args
-        return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=TIMEOUT, preexec_fn=cls.demote)
+        return cls.box.doveadm(cls.box.path("mail"), args, "json", text=False, demote=True)
 
     def tool(self, *args):
         proc = subprocess.run([TOOL] + list(args), stdout=subprocess.PIPE,
