@@ -299,17 +299,17 @@ static const struct mime_part *imap_section_step(const struct mime_part *msg, un
 }
 
 /* The keyword after the part numbers, in any case. */
-static int imap_section_keyword(const char *kw, bool have_path, enum imap_section_kind *kind_r)
+static int imap_section_keyword(const char *kw, bool have_path, enum imap_range_kind *kind_r)
 {
 	if (*kw == '\0')
-		*kind_r = IMAP_SECTION_BODY;
+		*kind_r = IMAP_RANGE_BODY;
 	else if (strcasecmp(kw, "HEADER") == 0 || strcasecmp(kw, "HEADER.FIELDS") == 0 ||
 		 strcasecmp(kw, "HEADER.FIELDS.NOT") == 0)
-		*kind_r = IMAP_SECTION_HEADER;
+		*kind_r = IMAP_RANGE_HEADER;
 	else if (strcasecmp(kw, "TEXT") == 0)
-		*kind_r = IMAP_SECTION_TEXT;
+		*kind_r = IMAP_RANGE_TEXT;
 	else if (strcasecmp(kw, "MIME") == 0 && have_path)
-		*kind_r = IMAP_SECTION_MIME;
+		*kind_r = IMAP_RANGE_MIME;
 	else
 		return -1;
 	return 0;
@@ -356,17 +356,17 @@ int imap_section_find(const struct mime_part *root, const char *spec,
 		return 0;
 	section_r->part = part;
 	switch (section_r->kind) {
-	case IMAP_SECTION_BODY:
+	case IMAP_RANGE_BODY:
 		if (have_path)
 			imap_range_set(section_r, &part->body, NULL);
 		else
 			imap_range_set(section_r, &root->header, &root->body);
 		break;
-	case IMAP_SECTION_MIME:
+	case IMAP_RANGE_MIME:
 		imap_range_set(section_r, &part->header, NULL);
 		break;
-	case IMAP_SECTION_HEADER:
-	case IMAP_SECTION_TEXT:
+	case IMAP_RANGE_HEADER:
+	case IMAP_RANGE_TEXT:
 		/* Only a message has a HEADER and a TEXT. */
 		if (have_path) {
 			if ((part->flags & MIME_PART_MESSAGE) == 0 || part->children == NULL) {
@@ -376,7 +376,7 @@ int imap_section_find(const struct mime_part *root, const char *spec,
 			part = part->children;
 			section_r->part = part;
 		}
-		imap_range_set(section_r, section_r->kind == IMAP_SECTION_HEADER ?
+		imap_range_set(section_r, section_r->kind == IMAP_RANGE_HEADER ?
 			       &part->header : &part->body, NULL);
 		break;
 	}

@@ -24,17 +24,17 @@ void imap_envelope_write(struct buf *out, const struct mime_envelope *env);
  * more than four characters to escape. */
 void imap_nstring_write(struct buf *out, const char *s);
 
-enum imap_section_kind {
-	IMAP_SECTION_BODY,      /* "" or "1.2": the whole message or a part's body */
-	IMAP_SECTION_HEADER,    /* HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT */
-	IMAP_SECTION_TEXT,
-	IMAP_SECTION_MIME,
+enum imap_range_kind {
+	IMAP_RANGE_BODY,      /* "" or "1.2": the whole message or a part's body */
+	IMAP_RANGE_HEADER,    /* HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT */
+	IMAP_RANGE_TEXT,
+	IMAP_RANGE_MIME,
 };
 
 /* What a section names: a range of the message file (size as stored,
  * vsize with line ends as CRLF) and the part it belongs to. */
 struct imap_section {
-	enum imap_section_kind kind;
+	enum imap_range_kind kind;
 	const struct mime_part *part;
 	uint64_t offset, size, vsize;
 };

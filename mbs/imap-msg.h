@@ -1,0 +1,59 @@
+#ifndef MR_MBS_IMAP_MSG_H
+#define MR_MBS_IMAP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap-fetch-parse.h"
+#include "imap-search-parse.h"
+#include "mailbox.h"
+#include "mime.h"
+
+struct buf;
+
+/* A message as FETCH and SEARCH see it: its place in the view, its
+ * metadata and, when the items or keys need them, its bytes and MIME tree.
+ * These functions do no I/O: the command loads data (mbox_msg_read) when
+ * imap_fetch_needs_data() / imap_search_needs_data() say so. */
+struct imap_msg {
+	uint32_t seq;
+	const struct mbox_msg *msg;
+	const struct maildir_keywords *keywords;   /* names of msg->keywords bits */
+	const char *data;                          /* NULL: not loaded */
+	size_t len;
+	struct mime_part *mime;                    /* parsed on first use; imap_msg_clear frees */
+};
+
+void imap_msg_clear(struct imap_msg *m);
+
+/* ---- FETCH (RFC 3501 6.4.5, 7.4.2) ---- */
+
+bool imap_fetch_needs_data(const struct imap_fetch_items *items);
+/* A BODY[...] without PEEK, RFC822 or RFC822.TEXT: the command sets \Seen
+ * first (read-write views) and the reply then includes FLAGS. */
+bool imap_fetch_sets_seen(const struct imap_fetch_items *items);
+/* Append "* <seq> FETCH (...)\r\n". uid_cmd: UID FETCH, which always
+ * includes UID. add_flags: include FLAGS though not asked (\Seen was just
+ * set). Literals are written as "{n}\r\n" + bytes. */
+void imap_fetch_write(struct buf *out, const struct imap_fetch_items *items, struct imap_msg *m,
+		      bool uid_cmd, bool add_flags);
+/* Append "(\Seen \Flagged kw1 ...)" for msg (with \Recent when set). */
+void imap_flags_write(struct buf *out, const struct mbox_msg *msg,
+		      const struct maildir_keywords *keywords);
+
+/* ---- SEARCH (RFC 3501 6.4.4) ---- */
+
+struct imap_search_ctx {
+	uint32_t max_seq;       /* "*" in sequence sets */
+	uint32_t max_uid;       /* "*" in UID sets */
+};
+
+bool imap_search_needs_data(const struct imap_search_program *prog);
+/* Whether m matches. HEADER, BODY and TEXT match case-insensitively on
+ * decoded text: encoded-words, base64 and quoted-printable bodies,
+ * charsets converted to UTF-8. */
+bool imap_search_match(const struct imap_search_program *prog, struct imap_msg *m,
+		       const struct imap_search_ctx *ctx);
+
+#endif

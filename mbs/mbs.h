@@ -1,0 +1,27 @@
+#ifndef MR_MBS_MBS_H
+#define MR_MBS_MBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+/* What every IMAP, POP3 and POP2 session of mailroom-mbs shares: the
+ * authd client, the change notifier and the host name. */
+
+struct authd_client;
+struct mbs_notify;
+
+struct mbs {
+	uv_loop_t *loop;
+	struct authd_client *authd;
+	struct mbs_notify *notify;
+	char hostname[256];
+};
+
+extern const struct cfg_def mbs_defs[];
+extern const size_t mbs_defs_count;
+
+#endif
