@@ -392,6 +392,61 @@ static int maildir_sync_dir(const char *maildir, const char *sub,
 	return 0;
 }
 
+/* Records that the scan did not find. A file renamed in cur/ (a flag
+ * change by a writer that does not take our lock) while readdir() ran may
+ * be returned under neither name (POSIX leaves entries added or removed
+ * during a readdir unspecified), so a record is taken for expunged only
+ * when a second scan misses it too. */
+static size_t maildir_sync_missing(const struct maildir_uidlist *list)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->count; i++) {
+		if (list->recs[i].file == NULL)
+			n++;
+	}
+	return n;
+}
+
+static int maildir_sync_rescan(const char *maildir, struct maildir_uidlist *list,
+			       const char **error_r)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct maildir_uidlist_rec **index = xreallocarray(NULL, list->count + 1, sizeof(*index));
+	size_t n = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < list->count; i++) {
+		if (list->recs[i].file == NULL)
+			index[n++] = &list->recs[i];
+	}
+	qsort(index, n, sizeof(*index), maildir_rec_ptr_cmp);
+	for (size_t s = 0; s < 2 && ret == 0; s++) {
+		char *path = xasprintf("%s/%s", maildir, subs[s]);
+		DIR *dir = opendir(path);
+		struct dirent *d;
+
+		free(path);
+		if (dir == NULL) {
+			*error_r = "cannot open new/ or cur/";
+			ret = -1;
+			break;
+		}
+		while ((d = readdir(dir)) != NULL) {
+			struct maildir_uidlist_rec *rec;
+
+			if (d->d_name[0] == '.')
+				continue;
+			rec = maildir_sync_find(index, n, d->d_name);
+			if (rec != NULL && rec->file == NULL)
+				rec->file = xasprintf("%s/%s", subs[s], d->d_name);
+		}
+		closedir(dir);
+	}
+	free(index);
+	return ret;
+}
+
 /* Drop records whose file is gone; true when any was. */
 static bool maildir_sync_drop_gone(struct maildir_uidlist *list)
 {
@@ -467,9 +522,8 @@ static int maildir_sync_read(const char *maildir, struct maildir_uidlist *list,
 	return ret;
 }
 
-/* The sync proper, with the lock held. */
-static int maildir_sync_locked(const char *maildir, struct maildir_uidlist *list,
-			       const char **error_r)
+int maildir_uidlist_refresh_locked(const char *maildir, struct maildir_uidlist *list,
+				   bool *changed_r, const char **error_r)
 {
 	struct maildir_scan scan = { NULL, 0, 0 };
 	struct maildir_uidlist_rec **index;
@@ -486,41 +540,183 @@ static int maildir_sync_locked(const char *maildir, struct maildir_uidlist *list
 		index[i] = &list->recs[i];
 	if (list->count > 0)
 		qsort(index, list->count, sizeof(*index), maildir_rec_ptr_cmp);
+	/* new/ before cur/: a message moving new/ -> cur/ meanwhile is seen
+	 * in one of them at least. */
 	ret = maildir_sync_dir(maildir, "new", index, list->count, &scan, error_r);
 	if (ret == 0)
 		ret = maildir_sync_dir(maildir, "cur", index, list->count, &scan, error_r);
 	free(index);
+	if (ret == 0 && maildir_sync_missing(list) > 0)
+		ret = maildir_sync_rescan(maildir, list, error_r);
 	if (ret < 0) {
 		for (size_t i = 0; i < scan.count; i++)
 			free(scan.files[i]);
 		free(scan.files);
 		return -1;
 	}
+	size_t before = list->count;
+
 	changed = maildir_sync_drop_gone(list) || changed || scan.count > 0;
+	list->dropped = (unsigned int)(before - list->count);
 	maildir_sync_assign(list, &scan);
-	return changed ? maildir_uidlist_write(maildir, list, error_r) : 0;
+	*changed_r = changed;
+	return 0;
 }
 
-int maildir_uidlist_sync(const char *maildir, const struct dotlock_settings *set,
-			 struct maildir_uidlist *list, const char **error_r)
+int maildir_uidlist_lock(const char *maildir, const struct dotlock_settings *set,
+			 struct dotlock **lock_r, const char **error_r)
 {
 	char *path = xasprintf("%s/dovecot-uidlist", maildir);
-	struct dotlock *lock;
-	const char *release_error;
 	int ret;
 
-	ret = dotlock_create(path, set, &lock, error_r);
+	ret = dotlock_create(path, set, lock_r, error_r);
 	free(path);
 	if (ret <= 0) {
 		if (ret == 0)
 			*error_r = "dovecot-uidlist is locked by someone else";
 		return -1;
 	}
-	ret = maildir_sync_locked(maildir, list, error_r);
-	if (dotlock_release(&lock, &release_error) <= 0 && ret == 0) {
-		/* Someone judged our lock stale and may have written too. */
+	return 0;
+}
+
+int maildir_uidlist_unlock(struct dotlock **lock, const char **error_r)
+{
+	/* 0: someone judged our lock stale and may have written too. */
+	return dotlock_release(lock, error_r) <= 0 ? -1 : 0;
+}
+
+int maildir_uidlist_sync(const char *maildir, const struct dotlock_settings *set,
+			 struct maildir_uidlist *list, const char **error_r)
+{
+	struct dotlock *lock;
+	const char *release_error;
+	bool changed;
+	int ret;
+
+	if (maildir_uidlist_lock(maildir, set, &lock, error_r) < 0)
+		return -1;
+	ret = maildir_uidlist_refresh_locked(maildir, list, &changed, error_r);
+	if (ret == 0 && changed)
+		ret = maildir_uidlist_write(maildir, list, error_r);
+	if (maildir_uidlist_unlock(&lock, &release_error) < 0 && ret == 0) {
 		*error_r = release_error;
 		ret = -1;
 	}
 	return ret;
+}
+
+/* ---- extension fields ---- */
+
+/* The field starting with key in a space-separated list, or NULL. */
+static const char *maildir_ext_find(const char *fields, char key, size_t *len_r)
+{
+	const char *p = fields;
+
+	while (p != NULL && *p != '\0') {
+		size_t len = strcspn(p, " ");
+
+		if (p[0] == key) {
+			*len_r = len;
+			return p;
+		}
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return NULL;
+}
+
+static int maildir_ext_get_u64(const char *fields, char key, uint64_t *value_r)
+{
+	size_t len;
+	const char *f = maildir_ext_find(fields, key, &len);
+	uint64_t v = 0;
+
+	if (f == NULL || len < 2 || len > 21)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (f[i] < '0' || f[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(f[i] - '0');
+	}
+	*value_r = v;
+	return 1;
+}
+
+/* Replace or add (value non-NULL) or remove key's field; the others keep
+ * their order. */
+static void maildir_ext_set(char **fields, char key, const char *value)
+{
+	struct buf out;
+	const char *p = *fields;
+
+	buf_init(&out, BUF_NO_LIMIT);
+	while (p != NULL && *p != '\0') {
+		size_t len = strcspn(p, " ");
+
+		if (p[0] != key) {
+			if (out.len > 0)
+				buf_append_char(&out, ' ');
+			buf_append(&out, p, len);
+		}
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	if (value != NULL)
+		buf_printf(&out, "%s%c%s", out.len > 0 ? " " : "", key, value);
+	free(*fields);
+	*fields = out.len > 0 ? buf_steal(&out) : NULL;
+	buf_free(&out);
+}
+
+const char *maildir_uidlist_rec_ext(const struct maildir_uidlist_rec *rec, char key,
+				    size_t *len_r)
+{
+	const char *f = maildir_ext_find(rec->ext, key, len_r);
+
+	if (f != NULL)
+		--*len_r;
+	return f == NULL ? NULL : f + 1;
+}
+
+int maildir_uidlist_rec_ext_u64(const struct maildir_uidlist_rec *rec, char key,
+				uint64_t *value_r)
+{
+	return maildir_ext_get_u64(rec->ext, key, value_r);
+}
+
+void maildir_uidlist_rec_ext_set(struct maildir_uidlist_rec *rec, char key, const char *value)
+{
+	maildir_ext_set(&rec->ext, key, value);
+}
+
+int maildir_uidlist_hdr_ext_u64(const struct maildir_uidlist *list, char key, uint64_t *value_r)
+{
+	return maildir_ext_get_u64(list->extra_header, key, value_r);
+}
+
+void maildir_uidlist_hdr_ext_set(struct maildir_uidlist *list, char key, const char *value)
+{
+	maildir_ext_set(&list->extra_header, key, value);
+}
+
+struct maildir_uidlist_rec *
+maildir_uidlist_add(struct maildir_uidlist *list, const char *base)
+{
+	struct maildir_uidlist_rec *rec = maildir_uidlist_append(list);
+
+	rec->uid = list->next_uid++;
+	rec->base = xstrndup(base, strcspn(base, ":"));
+	return rec;
+}
+
+struct maildir_uidlist_rec *
+maildir_uidlist_find_base(const struct maildir_uidlist *list, const char *base)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		if (maildir_base_cmp(list->recs[i].base, base) == 0)
+			return &list->recs[i];
+	}
+	return NULL;
 }

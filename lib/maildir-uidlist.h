@@ -1,10 +1,12 @@
 #ifndef MR_MAILDIR_UIDLIST_H
 #define MR_MAILDIR_UIDLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct buf;
+struct dotlock;
 struct dotlock_settings;
 
 /* dovecot-uidlist, version 3: the UIDs that IMAP and POP3 clients cache.
@@ -29,6 +31,7 @@ struct maildir_uidlist {
 	struct maildir_uidlist_rec *recs;	/* ascending by uid */
 	size_t count, alloc;
 	unsigned int skipped_lines;	/* malformed record lines dropped */
+	unsigned int dropped;		/* records the last refresh dropped: files gone */
 };
 
 /* Longest line the parser takes; longer record lines are skipped. */
@@ -67,5 +70,38 @@ maildir_uidlist_lookup(const struct maildir_uidlist *list, uint32_t uid);
  * holds every message with its uid and current file. 0 ok, -1 error. */
 int maildir_uidlist_sync(const char *maildir, const struct dotlock_settings *set,
 			 struct maildir_uidlist *list, const char **error_r);
+
+/* The same in steps, for callers that change records under the lock
+ * (flags, modification sequences, expunges). lock: 0 locked, -1 error
+ * (also when still held by someone else after the timeout). */
+int maildir_uidlist_lock(const char *maildir, const struct dotlock_settings *set,
+			 struct dotlock **lock_r, const char **error_r);
+/* -1 when the lock was no longer ours (taken for stale by someone). */
+int maildir_uidlist_unlock(struct dotlock **lock, const char **error_r);
+/* With the lock held: what maildir_uidlist_sync does, without writing.
+ * A record whose file two scans in a row do not find is dropped.
+ * *changed_r: the file must be written (maildir_uidlist_write). */
+int maildir_uidlist_refresh_locked(const char *maildir, struct maildir_uidlist *list,
+				   bool *changed_r, const char **error_r);
+/* Add a record for base (the part before ':') with the next UID. */
+struct maildir_uidlist_rec *
+maildir_uidlist_add(struct maildir_uidlist *list, const char *base);
+/* The record whose base name is base's (before ':'), or NULL. Linear. */
+struct maildir_uidlist_rec *
+maildir_uidlist_find_base(const struct maildir_uidlist *list, const char *base);
+
+/* Extension fields ("<key><value>", key 'A'-'Z'; Dovecot keeps fields it
+ * does not know). The value of key's field (not NUL-terminated, *len_r
+ * bytes) or NULL. */
+const char *maildir_uidlist_rec_ext(const struct maildir_uidlist_rec *rec, char key,
+				    size_t *len_r);
+/* 1 and *value_r when key's field is a decimal number, 0 otherwise. */
+int maildir_uidlist_rec_ext_u64(const struct maildir_uidlist_rec *rec, char key,
+				uint64_t *value_r);
+/* Set (value non-NULL, without spaces) or remove key's field. */
+void maildir_uidlist_rec_ext_set(struct maildir_uidlist_rec *rec, char key, const char *value);
+/* The same for header fields other than V, N and G. */
+int maildir_uidlist_hdr_ext_u64(const struct maildir_uidlist *list, char key, uint64_t *value_r);
+void maildir_uidlist_hdr_ext_set(struct maildir_uidlist *list, char key, const char *value);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct buf;
 
@@ -79,6 +80,7 @@ int maildir_move_to_cur(const char *maildir, const char *subdir_name,
 struct maildir_save {
 	bool to_cur;			/* into cur/ with flags, not new/ */
 	struct maildir_flags flags;
+	time_t mtime;			/* the file's mtime (IMAP INTERNALDATE); 0: now */
 };
 
 struct maildir_writer;
@@ -101,6 +103,16 @@ void maildir_writer_free(struct maildir_writer **w);
 int maildir_deliver(const char *maildir, const void *data, size_t len,
 		    const struct maildir_save *save, char **name_r, bool *no_space_r,
 		    const char **error_r);
+
+/* Copy the message file src (a path) into maildir under a new unique base
+ * name, as a hard link made in tmp/ and renamed into place (cur/ with
+ * save's flags, or new/), falling back to copying the bytes where links
+ * do not work (another file system, EPERM, EMLINK). The copy keeps src's
+ * mtime; it is durable (file and directory fsync'd) on return.
+ * 1: done, *name_r ("cur/..." or "new/...", allocated);
+ * 0: src is gone (expunged meanwhile); -1: error. */
+int maildir_copy(const char *src, const char *maildir, const struct maildir_save *save,
+		 char **name_r, bool *no_space_r, const char **error_r);
 
 /* dovecot-keywords: keyword index (0-25, 'a'-'z') -> name. */
 #define MAILDIR_KEYWORDS_MAX 26

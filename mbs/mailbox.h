@@ -35,6 +35,9 @@ enum mbox_folder_flags {
 	MBOX_FOLDER_NOSELECT = 0x01,     /* a level that exists only as a parent */
 	MBOX_FOLDER_CHILDREN = 0x02,
 	MBOX_FOLDER_SUBSCRIBED = 0x04,
+	/* Subscribed, but no folder and no children by that name (only with
+	 * subscribed_only; RFC 5258 \NonExistent). */
+	MBOX_FOLDER_NONEXISTENT = 0x08,
 	/* RFC 6154, from the name (Dovecot's default names). */
 	MBOX_FOLDER_SENT = 0x10,
 	MBOX_FOLDER_DRAFTS = 0x20,
@@ -111,6 +114,7 @@ struct mbox {
 	struct mbox_msg *msgs;
 	size_t count;
 	struct maildir_keywords keywords;
+	struct mbox_internal *internal;   /* private to mbs/mailbox*.c */
 };
 
 /* What a sync found since the last one: what a session must tell its

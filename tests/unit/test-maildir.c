@@ -120,7 +120,7 @@ static void test_maildir_deliver_buffer(void)
 {
 	char *md = test_new_maildir("deliver"), *name, *path;
 	const char msg[] = "Subject: x\n\nbody\r\nline\n";
-	struct maildir_save save = { true, { MAILDIR_FLAG_SEEN, 1 } };
+	struct maildir_save save = { true, { MAILDIR_FLAG_SEEN, 1 }, 0 };
 	struct maildir_name n;
 	const char *error;
 	bool no_space = true;
