@@ -635,9 +635,11 @@ static int maildir_ext_get_u64(const char *fields, char key, uint64_t *value_r)
 	if (f == NULL || len < 2 || len > 21)
 		return 0;
 	for (size_t i = 1; i < len; i++) {
-		if (f[i] < '0' || f[i] > '9' || v > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(f[i] - '0');
+
+		if (f[i] < '0' || f[i] > '9' || v > (UINT64_MAX - d) / 10)
 			return 0;
-		v = v * 10 + (uint64_t)(f[i] - '0');
+		v = v * 10 + d;
 	}
 	*value_r = v;
 	return 1;

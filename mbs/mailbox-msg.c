@@ -144,6 +144,15 @@ int mbox_keywords_assign(const char *maildir, struct maildir_keywords *kw,
 
 /* ---- STORE ---- */
 
+static int mbox_keywords_count(const struct maildir_keywords *kw)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
+		n += kw->names[i] != NULL;
+	return n;
+}
+
 static struct maildir_uidlist_rec *mbox_rec_by_uid(struct maildir_uidlist *list, uint32_t uid)
 {
 	return (struct maildir_uidlist_rec *)maildir_uidlist_lookup(list, uid);
@@ -248,9 +257,14 @@ int mbox_store(struct mbox *box, const size_t *idx, size_t n, enum mbox_store_mo
 			if (k >= 0)
 				kw |= 1u << k;
 		}
-	} else if (mbox_keywords_assign(box->path, &box->keywords, keywords, keyword_count,
-					&kw, &dropped, error_r) < 0) {
-		return -1;
+	} else {
+		int before = mbox_keywords_count(&box->keywords);
+
+		if (mbox_keywords_assign(box->path, &box->keywords, keywords, keyword_count,
+					 &kw, &dropped, error_r) < 0)
+			return -1;
+		if (mbox_keywords_count(&box->keywords) != before)
+			box->internal->keywords_pending = true;
 	}
 	if (dropped > 0) {
 		*error_r = "[LIMIT] Too many keywords in this mailbox (at most 26)";

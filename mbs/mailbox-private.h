@@ -42,6 +42,9 @@ struct mbox_internal {
 	bool stamps_valid;
 	size_t capacity;          /* of box->msgs */
 	uint32_t last_uid;        /* highest UID the view has held */
+	/* STORE added keywords to box->keywords: the next sync reports
+	 * keywords_changed (FLAGS) although it finds nothing new. */
+	bool keywords_pending;
 };
 
 extern const struct dotlock_settings mbox_lock_set;

@@ -616,6 +616,10 @@ int mbox_sync(struct mbox *box, bool expunge_ok, struct mbox_changes *ch,
 		memcpy(in->stamps, now, sizeof(now));
 		in->stamps_valid = !racy;
 	}
+	if (ch != NULL && in->keywords_pending) {
+		ch->keywords_changed = true;
+		in->keywords_pending = false;
+	}
 	if (expunge_ok)
 		mbox_view_flush(box, ch);
 	if (ch != NULL)

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +112,213 @@ static void test_paths(void)
 	test_user_free(u);
 }
 
+static char *test_read_file(const char *path)
+{
+	struct buf b;
+	const char *error;
+
+	buf_init(&b, 1 << 20);
+	if (maildir_file_read(path, &b, &error) <= 0)
+		buf_append_str(&b, "(none)");
+	return buf_steal(&b);
+}
+
+static void test_create_delete(void)
+{
+	struct mbox_user *u = test_user("create");
+	struct mbox_append a = { 0, NULL, 0, 0 };
+	struct mbox_status st;
+	uint32_t validity, validity2, uid;
+	const char *error;
+	char *p;
+
+	u->quota.bytes = 1000000;
+	CHECK_INT(mbox_user_init(u, &error), 0);
+	CHECK_INT(mbox_folder_create(u, "Work", &error), 1);
+	CHECK_INT(mbox_folder_create(u, "Work", &error), 0);
+	CHECK_STR(error, "Mailbox already exists");
+	CHECK_INT(mbox_folder_create(u, "INBOX", &error), 0);
+	CHECK_INT(mbox_folder_create(u, "../evil", &error), 0);
+	CHECK_INT(mbox_folder_create(u, "a/b", &error), 0);
+	p = xasprintf("%s/.Work/maildirfolder", u->root);
+	CHECK(access(p, F_OK) == 0);
+	free(p);
+	/* A deeper folder: its parents are \Noselect until created. */
+	CHECK_INT(mbox_folder_create(u, "Projects.2024.Q1", &error), 1);
+	CHECK_LIST(u, false, "INBOX:s Archive:sA Drafts:sD Junk:sJ Projects:nc Projects.2024:nc "
+		   "Projects.2024.Q1: Sent:sS Trash:sT Work:");
+	struct mbox *box;
+	CHECK_INT(mbox_open(u, "Projects", false, &box, &error), 0);
+	CHECK_INT(mbox_folder_create(u, "Projects", &error), 1);
+	CHECK_INT(mbox_open(u, "Projects", false, &box, &error), 1);
+	mbox_close(&box);
+	/* DELETE with children: emptied, kept as a \Noselect parent. */
+	CHECK_INT(mbox_append(u, "Projects", "x\n", 2, &a, &validity, &uid, &error), 1);
+	CHECK_INT(mbox_folder_delete(u, "Projects", &error), 1);
+	CHECK_LIST(u, false, "INBOX:s Archive:sA Drafts:sD Junk:sJ Projects:nc Projects.2024:nc "
+		   "Projects.2024.Q1: Sent:sS Trash:sT Work:");
+	CHECK_INT(mbox_folder_delete(u, "Projects", &error), 0);
+	CHECK_STR(error, "Mailbox has children, delete them first");
+	CHECK_INT(mbox_folder_delete(u, "Nope", &error), 0);
+	CHECK_STR(error, "Mailbox doesn't exist");
+	CHECK_INT(mbox_folder_delete(u, "INBOX", &error), 0);
+	CHECK_STR(error, "INBOX cannot be deleted");
+	CHECK_INT(mbox_folder_delete(u, "..", &error), 0);
+	CHECK_INT(mbox_folder_delete(u, "Projects.2024.Q1", &error), 1);
+	CHECK_LIST(u, false, "INBOX:s Archive:sA Drafts:sD Junk:sJ Sent:sS Trash:sT Work:");
+	/* Deleted and made again at once: a new UIDVALIDITY all the same. */
+	CHECK_INT(mbox_append(u, "Work", "x\n", 2, &a, &validity, &uid, &error), 1);
+	CHECK_INT(mbox_folder_delete(u, "Work", &error), 1);
+	CHECK_INT(mbox_folder_create(u, "Work", &error), 1);
+	CHECK_INT(mbox_append(u, "Work", "x\n", 2, &a, &validity2, &uid, &error), 1);
+	CHECK_INT(uid, 1);
+	CHECK(validity2 != validity);
+	CHECK_INT(mbox_status(u, "Work", &st, &error), 1);
+	CHECK_INT(st.messages, 1);
+	/* Nothing left behind at the root: no half-made or half-removed
+	 * folder directories. */
+	DIR *dir = opendir(u->root);
+	struct dirent *d;
+	int leftovers = 0;
+
+	while (dir != NULL && (d = readdir(dir)) != NULL)
+		leftovers += strncmp(d->d_name, "..", 2) == 0 && d->d_name[2] != '\0';
+	if (dir != NULL)
+		closedir(dir);
+	CHECK_INT(leftovers, 0);
+	test_user_free(u);
+}
+
+static void test_rename(void)
+{
+	struct mbox_user *u = test_user("rename");
+	struct mbox_append a = { 0, NULL, 0, 0 };
+	const char *kws[] = { "Important" };
+	struct mbox_status st;
+	uint32_t validity, uid;
+	const char *error;
+	char *p;
+
+	CHECK_INT(mbox_user_init(u, &error), 0);
+	CHECK_INT(mbox_folder_create(u, "A", &error), 1);
+	CHECK_INT(mbox_folder_create(u, "A.B", &error), 1);
+	CHECK_INT(mbox_folder_create(u, "A.B.C", &error), 1);
+	CHECK_INT(mbox_folder_create(u, "AB", &error), 1);
+	CHECK_INT(mbox_subscribe(u, "A.B", true, &error), 1);
+	CHECK_INT(mbox_append(u, "A.B", "x\n", 2, &a, &validity, &uid, &error), 1);
+	CHECK_INT(mbox_folder_rename(u, "A", "Z", &error), 1);
+	CHECK_LIST(u, false, "INBOX:s AB: Archive:sA Drafts:sD Junk:sJ Sent:sS Trash:sT "
+		   "Z:c Z.B:cs Z.B.C:");
+	CHECK_INT(mbox_status(u, "Z.B", &st, &error), 1);
+	CHECK_INT(st.messages, 1);
+	CHECK_INT(st.uidvalidity, validity);
+	CHECK_INT(mbox_folder_rename(u, "A", "Y", &error), 0);
+	CHECK_STR(error, "Mailbox doesn't exist");
+	CHECK_INT(mbox_folder_rename(u, "Z", "AB", &error), 0);
+	CHECK_STR(error, "Target mailbox already exists");
+	CHECK_INT(mbox_folder_rename(u, "Z", "Z.B.D", &error), 0);
+	CHECK_INT(mbox_folder_rename(u, "Z", "INBOX", &error), 0);
+	CHECK_INT(mbox_folder_rename(u, "Z", "../x", &error), 0);
+	CHECK_INT(mbox_folder_rename(u, "../x", "Q", &error), 0);
+	/* Renaming only the \Noselect parent level moves the children. */
+	CHECK_INT(mbox_folder_create(u, "P.Q", &error), 1);
+	CHECK_INT(mbox_folder_rename(u, "P", "R", &error), 1);
+	p = xasprintf("%s/.R.Q/cur", u->root);
+	CHECK(access(p, F_OK) == 0);
+	free(p);
+	/* RENAME INBOX: its messages move, with their flags and keywords;
+	 * INBOX stays, empty. */
+	a.flags = 0x01;
+	a.keywords = kws;
+	a.keyword_count = 1;
+	CHECK_INT(mbox_append(u, "INBOX", "in 1\n", 5, &a, &validity, &uid, &error), 1);
+	CHECK_INT(mbox_append(u, "INBOX", "in 2\n", 5, &a, &validity, &uid, &error), 1);
+	CHECK_INT(mbox_folder_rename(u, "INBOX", "Old", &error), 1);
+	CHECK_INT(mbox_status(u, "INBOX", &st, &error), 1);
+	CHECK_INT(st.messages, 0);
+	struct mbox *box;
+	CHECK_INT(mbox_open(u, "Old", false, &box, &error), 1);
+	CHECK_INT(box->count, 2);
+	CHECK_INT(box->msgs[0].flags, 0x01);
+	CHECK_INT(box->msgs[0].keywords, 1);
+	CHECK_STR(box->keywords.names[0], "Important");
+	mbox_close(&box);
+	CHECK_INT(mbox_folder_rename(u, "INBOX", "Old", &error), 0);
+	test_user_free(u);
+}
+
+static void test_subscriptions(void)
+{
+	struct mbox_user *u = test_user("subs");
+	const char *error;
+	char *path, *text;
+
+	CHECK_INT(mbox_user_init(u, &error), 0);
+	path = xasprintf("%s/subscriptions", u->root);
+	CHECK_INT(mbox_subscribe(u, "Sent", false, &error), 1);
+	CHECK_INT(mbox_subscribe(u, "Sent", false, &error), 1);
+	CHECK_INT(mbox_subscribe(u, "Gone.Away", true, &error), 1);
+	CHECK_INT(mbox_subscribe(u, "Gone.Away", true, &error), 1);
+	CHECK_INT(mbox_subscribe(u, "a/b", true, &error), 0);
+	text = test_read_file(path);
+	CHECK_STR(text, "V\t2\n\nINBOX\nDrafts\nTrash\nJunk\nArchive\nGone\tAway\n");
+	free(text);
+	CHECK_LIST(u, true, "INBOX:s Archive:sA Drafts:sD Gone.Away:sx Junk:sJ Trash:sT");
+	/* A version 1 file (names as they are) is read too; junk lines are
+	 * skipped. */
+	FILE *f = fopen(path, "w");
+	fputs("INBOX\nSent\n../etc\n\nx/y\n", f);
+	fclose(f);
+	CHECK_LIST(u, true, "INBOX:s Sent:sS");
+	CHECK_INT(mbox_subscribe(u, "Drafts", true, &error), 1);
+	text = test_read_file(path);
+	CHECK_STR(text, "V\t2\n\nINBOX\nSent\nDrafts\n");
+	free(text);
+	free(path);
+	test_user_free(u);
+}
+
+static void test_list_odd_entries(void)
+{
+	struct mbox_user *u = test_user("odd");
+	const char *error;
+	char *p;
+	FILE *f;
+
+	CHECK_INT(mbox_user_init(u, &error), 0);
+	/* A plain file, a hidden-looking name, a dotted-dot leftover, a
+	 * directory without cur/ and one named .INBOX are no folders, or
+	 * \Noselect ones. */
+	p = xasprintf("%s/.file", u->root);
+	f = fopen(p, "w");
+	fclose(f);
+	free(p);
+	p = xasprintf("%s/..deleted.x", u->root);
+	CHECK(mkdir(p, 0700) == 0);
+	free(p);
+	p = xasprintf("%s/.INBOX", u->root);
+	CHECK(mkdir(p, 0700) == 0);
+	free(p);
+	p = xasprintf("%s/.Bare", u->root);
+	CHECK(mkdir(p, 0700) == 0);
+	free(p);
+	CHECK_LIST(u, false, "INBOX:s Archive:sA Bare:n Drafts:sD Junk:sJ Sent:sS Trash:sT");
+	/* A missing root lists INBOX alone. */
+	struct mbox_user *none = test_user("missing-root");
+	CHECK_LIST(none, false, "INBOX:");
+	test_user_free(none);
+	test_user_free(u);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
 		return 1;
 	test_run("first login: special folders, subscribed once", test_user_init);
 	test_run("folder paths never leave the root", test_paths);
+	test_run("create and delete; children keep a \\Noselect parent", test_create_delete);
+	test_run("rename with children, rename INBOX, refusals", test_rename);
+	test_run("subscriptions in Dovecot's format", test_subscriptions);
+	test_run("listing skips what is no folder", test_list_odd_entries);
 	return test_done();
 }

@@ -318,6 +318,116 @@ static void test_uidlist_concurrent(void)
 	free(md);
 }
 
+static void test_uidlist_ext_fields(void)
+{
+	struct maildir_uidlist list;
+	struct maildir_uidlist_rec *rec;
+	struct buf out;
+	const char *error, *v;
+	uint64_t n;
+	size_t len;
+
+	CHECK_INT(test_parse(&list, test_good, strlen(test_good), false, &error), 0);
+	rec = &list.recs[1];
+	v = maildir_uidlist_rec_ext(rec, 'S', &len);
+	CHECK(v != NULL && len == 2 && memcmp(v, "20", 2) == 0);
+	CHECK(maildir_uidlist_rec_ext(rec, 'M', &len) == NULL);
+	CHECK_INT(maildir_uidlist_rec_ext_u64(rec, 'W', &n), 1);
+	CHECK_INT(n, 22);
+	maildir_uidlist_rec_ext_set(rec, 'M', "5");
+	maildir_uidlist_rec_ext_set(rec, 'W', "23");
+	maildir_uidlist_rec_ext_set(rec, 'F', "");
+	CHECK_STR(rec->ext, "S20 M5 W23 F");
+	v = maildir_uidlist_rec_ext(rec, 'F', &len);
+	CHECK(v != NULL && len == 0);
+	CHECK_INT(maildir_uidlist_rec_ext_u64(rec, 'F', &n), 0);
+	maildir_uidlist_rec_ext_set(rec, 'S', NULL);
+	maildir_uidlist_rec_ext_set(rec, 'W', NULL);
+	maildir_uidlist_rec_ext_set(rec, 'F', NULL);
+	maildir_uidlist_rec_ext_set(rec, 'M', NULL);
+	CHECK(rec->ext == NULL);
+	maildir_uidlist_rec_ext_set(&list.recs[0], 'M', "18446744073709551615");
+	CHECK_INT(maildir_uidlist_rec_ext_u64(&list.recs[0], 'M', &n), 1);
+	CHECK(n == UINT64_MAX);
+	maildir_uidlist_rec_ext_set(&list.recs[0], 'M', "18446744073709551616");
+	CHECK_INT(maildir_uidlist_rec_ext_u64(&list.recs[0], 'M', &n), 0);
+	maildir_uidlist_rec_ext_set(&list.recs[0], 'M', "12x");
+	CHECK_INT(maildir_uidlist_rec_ext_u64(&list.recs[0], 'M', &n), 0);
+	/* Header fields besides V N G: Y kept in place, M added. */
+	CHECK_INT(maildir_uidlist_hdr_ext_u64(&list, 'Y', &n), 1);
+	CHECK_INT(n, 2);
+	maildir_uidlist_hdr_ext_set(&list, 'M', "9");
+	CHECK_INT(maildir_uidlist_hdr_ext_u64(&list, 'M', &n), 1);
+	CHECK_INT(n, 9);
+	buf_init(&out, BUF_NO_LIMIT);
+	maildir_uidlist_format(&list, &out);
+	CHECK(strncmp(buf_cstr(&out), "3 V1700000000 N10 G0123456789abcdef0123456789abcdef X1 Y2 M9\n", 60) == 0);
+	buf_free(&out);
+	/* Lookups by base name; add gives the next UID. */
+	CHECK(maildir_uidlist_find_base(&list, "1700000001.M1P1.host,S=20:2,RS") == &list.recs[1]);
+	CHECK(maildir_uidlist_find_base(&list, "1700000001.M1P1") == NULL);
+	rec = maildir_uidlist_add(&list, "1800000000.M1P1.host:2,S");
+	CHECK_INT(rec->uid, 10);
+	CHECK_STR(rec->base, "1800000000.M1P1.host");
+	CHECK_INT(list.next_uid, 11);
+	maildir_uidlist_free(&list);
+}
+
+static void test_uidlist_locked_steps(void)
+{
+	char *md = xasprintf("%s/steps", test_dir), *a, *b, *path;
+	struct maildir_uidlist list;
+	struct dotlock *lock;
+	const char *error;
+	bool changed;
+
+	CHECK_INT(maildir_create(md, &error), 0);
+	a = test_deliver(md, "a\n");
+	b = test_deliver(md, "b\n");
+	maildir_uidlist_init(&list);
+	CHECK_INT(maildir_uidlist_lock(md, &test_lock_set, &lock, &error), 0);
+	CHECK_INT(maildir_uidlist_refresh_locked(md, &list, &changed, &error), 0);
+	CHECK(changed);
+	CHECK_INT(list.count, 2);
+	CHECK_INT(list.dropped, 0);
+	maildir_uidlist_rec_ext_set(&list.recs[0], 'M', "7");
+	CHECK_INT(maildir_uidlist_write(md, &list, &error), 0);
+	/* Held: another sync gives up after its timeout. */
+	const struct dotlock_settings quick = { 100, 120 };
+	struct maildir_uidlist other;
+	maildir_uidlist_init(&other);
+	CHECK_INT(maildir_uidlist_sync(md, &quick, &other, &error), -1);
+	maildir_uidlist_free(&other);
+	CHECK_INT(maildir_uidlist_unlock(&lock, &error), 0);
+	/* A file gone is dropped and counted; the extension field stays. */
+	path = xasprintf("%s/%s", md, b);
+	CHECK(unlink(path) == 0);
+	free(path);
+	CHECK_INT(maildir_uidlist_lock(md, &test_lock_set, &lock, &error), 0);
+	CHECK_INT(maildir_uidlist_refresh_locked(md, &list, &changed, &error), 0);
+	CHECK(changed);
+	CHECK_INT(list.count, 1);
+	CHECK_INT(list.dropped, 1);
+	CHECK_STR(list.recs[0].ext, "M7");
+	CHECK_INT(maildir_uidlist_write(md, &list, &error), 0);
+	CHECK_INT(maildir_uidlist_refresh_locked(md, &list, &changed, &error), 0);
+	CHECK(!changed);
+	CHECK_INT(list.dropped, 0);
+	/* A lock someone took over is reported at unlock. */
+	char *lockpath = xasprintf("%s/dovecot-uidlist.lock", md);
+	CHECK(unlink(lockpath) == 0);
+	FILE *f = fopen(lockpath, "w");
+	fputs("1:elsewhere", f);
+	fclose(f);
+	CHECK_INT(maildir_uidlist_unlock(&lock, &error), -1);
+	unlink(lockpath);
+	free(lockpath);
+	maildir_uidlist_free(&list);
+	free(a);
+	free(b);
+	free(md);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
@@ -329,6 +439,8 @@ int main(void)
 	test_run("uidlist sync: assign, move, flag, expunge", test_uidlist_sync);
 	test_run("uidlist sync waits for the lock, then gives up", test_uidlist_sync_locked_out);
 	test_run("uidlist concurrent writers never share a UID", test_uidlist_concurrent);
+	test_run("uidlist extension fields, lookups by base", test_uidlist_ext_fields);
+	test_run("uidlist lock, refresh, write, unlock in steps", test_uidlist_locked_steps);
 	char *rm = xasprintf("rm -rf %s", test_dir);
 	int rm_status = system(rm);
 

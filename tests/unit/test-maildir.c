@@ -295,6 +295,76 @@ static void test_maildir_keywords_trickle(void)
 	maildir_keywords_free(&kw);
 }
 
+static void test_maildir_copy_and_mtime(void)
+{
+	char *src = test_new_maildir("copy-src"), *dst = test_new_maildir("copy-dst");
+	char *name, *copy, *from, *to;
+	struct maildir_save save = { true, { MAILDIR_FLAG_SEEN | MAILDIR_FLAG_PASSED, 4 }, 1234567890 };
+	struct maildir_name n;
+	struct stat a, b;
+	const char *error;
+	bool no_space;
+
+	CHECK_INT(maildir_deliver(src, "x\ny\n", 4, &save, &name, &no_space, &error), 0);
+	from = xasprintf("%s/%s", src, name);
+	CHECK(stat(from, &a) == 0 && a.st_mtime == 1234567890);
+	/* A hard link under a new name, flags as asked, sizes from the name. */
+	save.flags.flags = MAILDIR_FLAG_FLAGGED;
+	save.flags.keywords = 0;
+	CHECK_INT(maildir_copy(from, dst, &save, &copy, &no_space, &error), 1);
+	CHECK(strncmp(copy, "cur/", 4) == 0 && strstr(copy, ":2,F") != NULL);
+	CHECK_INT(maildir_name_parse(copy + 4, &n), 0);
+	CHECK(n.has_size && n.size == 4 && n.has_vsize && n.vsize == 6);
+	CHECK(strncmp(copy + 4, name + 4, n.base_len) != 0);
+	to = xasprintf("%s/%s", dst, copy);
+	CHECK(stat(to, &b) == 0 && b.st_ino == a.st_ino && b.st_mtime == 1234567890);
+	free(to);
+	free(copy);
+	CHECK_INT(test_count_entries(dst, "tmp"), 0);
+	/* Into new/ without flags. */
+	CHECK_INT(maildir_copy(from, dst, NULL, &copy, &no_space, &error), 1);
+	CHECK(strncmp(copy, "new/", 4) == 0 && strchr(copy, ':') == NULL);
+	free(copy);
+	/* Another file system (when /dev/shm is one): a byte copy that keeps
+	 * the mtime. */
+	char shm[] = "/dev/shm/test-maildir.XXXXXX";
+	if (mkdtemp(shm) != NULL) {
+		struct stat s1, s2;
+
+		CHECK(stat(shm, &s1) == 0 && stat(dst, &s2) == 0);
+		CHECK_INT(maildir_create(shm, &error), 0);
+		CHECK_INT(maildir_copy(from, shm, &save, &copy, &no_space, &error), 1);
+		to = xasprintf("%s/%s", shm, copy);
+		CHECK(stat(to, &b) == 0 && b.st_mtime == 1234567890 && b.st_size == 4);
+		if (s1.st_dev != s2.st_dev)
+			CHECK(b.st_ino != a.st_ino || b.st_dev != a.st_dev);
+		CHECK_INT(maildir_name_parse(copy + 4, &n), 0);
+		CHECK(n.has_size && n.size == 4 && n.vsize == 6);
+		unlink(to);
+		free(to);
+		free(copy);
+		static const char *const subs[] = { "cur", "new", "tmp" };
+		for (int i = 0; i < 3; i++) {
+			to = xasprintf("%s/%s", shm, subs[i]);
+			rmdir(to);
+			free(to);
+		}
+		rmdir(shm);
+	}
+	/* A source gone: 0. A target that is no Maildir: an error. */
+	to = xasprintf("%s/missing", test_dir);
+	CHECK_INT(maildir_copy(from, to, NULL, &copy, &no_space, &error), -1);
+	free(to);
+	CHECK(unlink(from) == 0);
+	CHECK_INT(maildir_copy(from, dst, NULL, &copy, &no_space, &error), 0);
+	CHECK_INT(test_count_entries(dst, "new"), 1);
+	CHECK_INT(test_count_entries(dst, "cur"), 1);
+	free(from);
+	free(name);
+	free(src);
+	free(dst);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
@@ -307,6 +377,7 @@ int main(void)
 	test_run("maildir set flags by rename", test_maildir_set_flags);
 	test_run("maildir dovecot-keywords", test_maildir_keywords);
 	test_run("maildir dovecot-keywords cut short", test_maildir_keywords_trickle);
+	test_run("maildir copy by hard link; mtime of a delivery", test_maildir_copy_and_mtime);
 	char *rm = xasprintf("rm -rf %s", test_dir);
 	int rm_status = system(rm);
 
