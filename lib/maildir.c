@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ int maildir_folder_name_valid(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len > 200 || name[0] == '.' || name[len - 1] == '.')
+	/* With its leading '.', one directory name: at most 255 bytes. */
+	if (len == 0 || len > 254 || name[0] == '.' || name[len - 1] == '.')
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -97,13 +99,13 @@ void maildir_host_escape(struct buf *out, const char *host)
 void maildir_name_unique(struct buf *out)
 {
 	/* Q counts names made in this process, so two in one microsecond
-	 * still differ. */
-	static unsigned int counter;
+	 * still differ; atomic, as mbs makes names from several threads. */
+	static atomic_uint counter;
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
 	buf_printf(out, "%lld.M%ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
-		   (long)getpid(), ++counter);
+		   (long)getpid(), atomic_fetch_add(&counter, 1) + 1);
 	maildir_host_escape(out, dotlock_hostname());
 }
 

@@ -383,7 +383,9 @@ static int mbox_expunge_one(struct mbox *box, struct maildir_uidlist_rec *rec, u
 
 static bool mbox_expunge_wanted(const struct mbox *box, const size_t *idx, size_t n, size_t i)
 {
-	if (box->msgs[i].expunged || !(box->msgs[i].flags & IMAP_FLAG_DELETED))
+	/* The flags on disk decide (mbox_expunge_one), not the view's: a
+	 * \Deleted set by another session counts, one it cleared does not. */
+	if (box->msgs[i].expunged)
 		return false;
 	if (idx == NULL)
 		return true;

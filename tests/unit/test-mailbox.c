@@ -1,4 +1,6 @@
 #include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +186,96 @@ static void test_recent_once(void)
 	test_user_free(u);
 }
 
+/* Set the mtime of <maildir>/<name> to t (seconds), keep the rest. */
+static void test_set_mtime(const char *maildir, const char *name, time_t t)
+{
+	char *path = xasprintf("%s/%s", maildir, name);
+	struct timespec times[2] = { { t, 0 }, { t, 0 } };
+
+	utimensat(AT_FDCWD, path, times, 0);
+	free(path);
+}
+
+static void test_age_stamps(const char *maildir, time_t t)
+{
+	test_set_mtime(maildir, "new", t);
+	test_set_mtime(maildir, "cur", t);
+	test_set_mtime(maildir, "dovecot-uidlist", t);
+	test_set_mtime(maildir, "dovecot-keywords", t);
+}
+
+static void test_sync_stamps(void)
+{
+	struct mbox_user *u = test_user("stamps");
+	struct mbox *box;
+	struct stat before, after;
+	const char *error;
+	char *newdir = xasprintf("%s/new", u->root);
+	time_t old = time(NULL) - 60;
+
+	free(test_deliver(u->root, "Subject: 1\n\n1\n"));
+	CHECK_INT(mbox_open(u, "INBOX", true, &box, &error), 1);
+	CHECK_INT(box->count, 1);
+	/* Racy: the mtimes are recent, so a change that leaves new/'s mtime
+	 * as it was (the same tick) is still found. */
+	CHECK(stat(newdir, &before) == 0);
+	free(test_deliver(u->root, "Subject: 2\n\n2\n"));
+	test_set_mtime(u->root, "new", before.st_mtime);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	CHECK_INT(box->count, 2);
+	/* Old mtimes: after one full sync, an unchanged look means nothing
+	 * changed and no directory is read. Shown by a change made behind
+	 * the stamps' back (mtime put back), which the view then misses... */
+	test_age_stamps(u->root, old);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	CHECK(stat(newdir, &before) == 0);
+	free(test_deliver(u->root, "Subject: 3\n\n3\n"));
+	test_set_mtime(u->root, "new", old);
+	CHECK(stat(newdir, &after) == 0);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	if (after.st_size == before.st_size)
+		CHECK_INT(box->count, 2);
+	/* ...until the mtime moves, as every real change makes it. */
+	test_set_mtime(u->root, "new", old + 1);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	CHECK_INT(box->count, 3);
+	/* A new uidlist (another process assigned UIDs) is noticed too. */
+	test_age_stamps(u->root, old);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	free(test_deliver(u->root, "Subject: 4\n\n4\n"));
+	test_set_mtime(u->root, "new", old);
+	struct mbox *other;
+	CHECK_INT(mbox_open(u, "INBOX", true, &other, &error), 1);
+	CHECK_INT(other->count, 4);
+	mbox_close(&other);
+	test_set_mtime(u->root, "new", old);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), 0);
+	CHECK_INT(box->count, 4);
+	mbox_close(&box);
+	free(newdir);
+	test_user_free(u);
+}
+
+static void test_uidvalidity_lost(void)
+{
+	struct mbox_user *u = test_user("lost");
+	struct mbox *box;
+	const char *error;
+	char *path = xasprintf("%s/dovecot-uidlist", u->root);
+
+	free(test_deliver(u->root, "Subject: 1\n\n1\n"));
+	CHECK_INT(mbox_open(u, "INBOX", false, &box, &error), 1);
+	/* The uidlist is lost and rebuilt with another UIDVALIDITY: the
+	 * view cannot go on. */
+	CHECK(unlink(path) == 0);
+	sleep(1);
+	CHECK_INT(mbox_sync(box, true, NULL, &error), -1);
+	CHECK_STR(error, "UIDVALIDITY changed");
+	mbox_close(&box);
+	free(path);
+	test_user_free(u);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
@@ -192,5 +284,7 @@ int main(void)
 	test_run("sync: deliveries, read", test_sync_delivery_and_read);
 	test_run("append with flags, keywords, date; status", test_append_and_status);
 	test_run("\\Recent goes to one read-write view only", test_recent_once);
+	test_run("sync skips the scan only on old, unchanged stamps", test_sync_stamps);
+	test_run("a rebuilt uidlist ends the view", test_uidvalidity_lost);
 	return test_done();
 }
