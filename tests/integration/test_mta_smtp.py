@@ -240,6 +240,33 @@ class MxSession(unittest.TestCase):
         self.assertTrue(text.startswith(b"5.4.6 "), text)
         s.quit()
 
+    def test_rcpt_over_quota(self):
+        # demo has a 1 MiB quota (mtatest.USERS); its maildirsize says how
+        # much is used. A full mailbox, or one the announced SIZE would
+        # overfill, is refused at RCPT; the alias whose only target it is
+        # too; room left gets 250.
+        box = os.path.join(env().authd.mail_root, "example.test", "demo")
+        os.makedirs(box, exist_ok=True)
+        path = os.path.join(box, "maildirsize")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        with open(path, "w") as f:
+            f.write("1048576S\n1000000 10\n")
+        s = self.smtp()
+        s.mail("a@remote.test", ["SIZE=100000"])
+        self.assertEqual(s.rcpt("demo@example.test"), (552, b"5.2.2 Mailbox full"))
+        self.assertEqual(s.rcpt("info@example.test"), (552, b"5.2.2 Mailbox full"))
+        s.rset()
+        s.mail("a@remote.test", ["SIZE=1000"])
+        self.assertEqual(s.rcpt("demo@example.test")[0], 250)
+        s.rset()
+        with open(path, "a") as f:
+            f.write("48576 1\n")
+        s.mail("a@remote.test")
+        self.assertEqual(s.rcpt("demo@example.test"), (552, b"5.2.2 Mailbox full"))
+        # team also has a remote target: accepted, delivery decides per target
+        self.assertEqual(s.rcpt("team@example.test")[0], 250)
+        s.quit()
+
     def test_too_many_recipients(self):
         s = self.smtp()
         s.mail("a@remote.test")
