@@ -607,14 +607,30 @@ class Submission(unittest.TestCase):
         s.quit()
 
     def test_masquerade(self):
+        # masquerade_domains = example.test: a sender in a subdomain of it is
+        # rewritten, in the envelope and in From:/Sender:/Reply-To:. The
+        # ownership checks see what the client gave (host.example.test is
+        # an alias domain of example.test, so demo owns the address).
         s = self.tls_session()
         s.login("demo@example.test", "demo")
-        # the sender check runs on what the client gave; grant it through the alias domain
-        s.mail("demo@alias.test")
+        s.mail("demo@host.example.test")
         s.rcpt("friend@remote.test")
-        code, text = s.data(msg(frm="demo@alias.test"))
-        self.assertEqual(code, 250)
+        before = set(self.mta.queued())
+        extra = ("Sender: Demo <demo@Host.Example.Test>\r\n"
+                 "Reply-To: a@x.host.example.test,\r\n b@host.example.test.\r\n"
+                 "Cc: c@host.example.test\r\n")
+        code, text = s.data(msg(frm="\"Demo @host.example.test\" <demo@host.example.test>",
+                                extra=extra))
+        self.assertEqual(code, 250, text)
         s.quit()
+        (qid,) = set(self.mta.queued()) - before
+        q = self.mta.queued()[qid]
+        self.assertIn("\nsender demo@example.test\n", q)
+        self.assertIn('From: "Demo @host.example.test" <demo@example.test>\r\n', q)
+        self.assertIn("Sender: Demo <demo@example.test>\r\n", q)
+        self.assertIn("Reply-To: a@example.test,\r\n b@example.test.\r\n", q)
+        self.assertIn("Cc: c@host.example.test\r\n", q)   # recipients are not rewritten
+        self.assertNotIn("demo@host.example.test>", q)
 
     def test_submissions_465(self):
         s = smtplib.SMTP_SSL("127.0.0.1", self.mta.ports["submissions"], timeout=TIMEOUT,

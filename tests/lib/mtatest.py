@@ -33,6 +33,7 @@ example.test
 other.test
 catch.test
 alias.test alias-of=example.test
+host.example.test alias-of=example.test
 relay.test relay
 """
 
