@@ -7,18 +7,14 @@ import atexit
 import base64
 import os
 import re
-import shutil
 import smtplib
 import socket
 import ssl
 import subprocess
-import tempfile
 import unittest
 
-from mrtest import BUILDDIR, free_port, wait_port
-from mtatest import Authd, stop_process, wait_log
+from mtatest import Authd, MtaDaemon
 
-MTA = os.path.join(BUILDDIR, "mta", "mailroom-mta")
 TIMEOUT = 10
 SIZE_LIMIT = 100 * 1024
 MAX_RCPT = 3
@@ -41,57 +37,22 @@ def read_text(path):
         return None
 
 
-class Mta:
+class Mta(MtaDaemon):
+    """The session tests' mta: every listener, small limits, and
+    delivery_hold = yes so that what a session accepted stays in the queue
+    where the test reads it (docs/queue.md has the file format)."""
+
     def __init__(self, authd, extra="", lookup=None):
-        self.authd = authd
-        self.tmp = tempfile.mkdtemp(prefix="mr-mta-")
-        self.queue = os.path.join(self.tmp, "queue")
-        os.mkdir(self.queue)
-        self.cert = os.path.join(self.tmp, "cert.pem")
-        key = os.path.join(self.tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=mx.example.test", "-keyout", key, "-out", self.cert],
-                       check=True, capture_output=True, timeout=60)
-        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "lmtp")}
-        self.log = os.path.join(self.tmp, "mta.log")
-        config = os.path.join(self.tmp, "mta.conf")
-        p = self.ports
-        with open(config, "w") as f:
-            f.write(f"listen = 127.0.0.1:{p['smtp']} tls=starttls service=smtp\n"
-                    f"listen = 127.0.0.1:{p['submission']} tls=starttls service=submission\n"
-                    f"listen = 127.0.0.1:{p['submissions']} tls=implicit service=submissions\n"
-                    f"listen = 127.0.0.1:{p['lmtp']} service=lmtp\n"
-                    f"tls_cert = {self.cert}\ntls_key = {key}\n"
-                    "user =\nlog_dest = stderr\nlog_level = debug\n"
-                    f"pid_file = {self.tmp}/mta.pid\nhostname = mx.example.test\n"
-                    f"authd_lookup_socket = {lookup or authd.lookup}\n"
-                    f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
-                    f"queue_directory = {self.queue}\n"
-                    f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
-                    f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n"
-                    "delivery_hold = yes\n" + extra)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([MTA, "--foreground", "--config", config],
-                                         stdout=log, stderr=log)
-        wait_log(self.log, "started listeners=", self.proc)
-        wait_port("127.0.0.1", p["smtp"])
+        super().__init__(authd, services=("smtp", "submission", "submissions", "lmtp"),
+                         lookup=lookup, limits=False,
+                         extra=f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
+                               f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n"
+                               "delivery_hold = yes\n" + extra)
 
     def queued(self):
-        """{queue id: queue file text} of every accepted message. The session
-        tests run with delivery_hold = yes, so what a session accepted stays
-        in the queue (docs/queue.md has the file format)."""
-        out = {}
-        for sub in ("active", "deferred"):
-            d = os.path.join(self.queue, sub)
-            for name in os.listdir(d) if os.path.isdir(d) else ():
-                text = read_text(os.path.join(d, name))
-                if text is not None:
-                    out[name] = text
-        return out
-
-    def stop(self):
-        stop_process(self.proc)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """{queue id: queue file text} of every accepted message."""
+        return {qid: data.decode("utf-8", "replace")
+                for qid, data in self.queued_files().items()}
 
 
 class Env:
