@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "mailbox-private.h"
@@ -227,7 +228,7 @@ int mbox_copy(struct mbox *box, const size_t *idx, size_t n, const char *name,
 	      size_t *n_r, const char **error_r)
 {
 	int map[MAILDIR_KEYWORDS_MAX];
-	char *dst, **bases;
+	char *dst, **bases, **files;
 	uint32_t *src_uids, *dst_uids;
 	uint64_t bytes = 0;
 	size_t done = 0, k;
@@ -248,37 +249,46 @@ int mbox_copy(struct mbox *box, const size_t *idx, size_t n, const char *name,
 		return ret <= 0 ? ret : -1;
 	}
 	bases = xcalloc(n + 1, sizeof(*bases));
+	files = xcalloc(n + 1, sizeof(*files));
 	src_uids = xcalloc(n + 1, sizeof(*src_uids));
 	dst_uids = xcalloc(n + 1, sizeof(*dst_uids));
 	bytes = 0;
 	ret = 1;
 	for (size_t i = 0; i < n && ret > 0; i++) {
 		struct mbox_msg *msg;
-		char *file;
 		int r;
 
 		if (idx[i] >= box->count || box->msgs[idx[i]].expunged)
 			continue;
 		msg = &box->msgs[idx[i]];
-		r = mbox_copy_one(box, msg, dst, map, &file, error_r);
+		r = mbox_copy_one(box, msg, dst, map, &files[done], error_r);
 		if (r < 0) {
 			ret = strncmp(*error_r, "[OVERQUOTA]", 11) == 0 ? 0 : -1;
 		} else if (r > 0) {
-			bases[done] = mbox_base_of(file);
+			bases[done] = mbox_base_of(files[done]);
 			src_uids[done++] = msg->uid;
 			bytes += msg->size;
-			free(file);
 		}
 	}
-	if (done > 0) {
+	if (ret <= 0) {
+		/* RFC 3501 6.4.7: a failed COPY leaves the target as it was. */
+		for (size_t i = 0; i < done; i++) {
+			char *path = xasprintf("%s/%s", dst, files[i]);
+
+			(void)unlink(path);
+			free(path);
+		}
+		done = 0;
+	} else if (done > 0) {
 		const char *qerror;
 
-		/* Even after a failure: what was copied is there and counts. */
-		if (mbox_assign_uids(dst, bases, done, uidvalidity_r, dst_uids,
-				     ret > 0 ? error_r : &qerror) < 0 && ret > 0)
+		if (mbox_assign_uids(dst, bases, done, uidvalidity_r, dst_uids, error_r) < 0)
 			ret = -1;
 		(void)maildir_quota_update(box->user->root, (int64_t)bytes, (int64_t)done, &qerror);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
 	/* Leave out a copy expunged before it got its UID. */
 	k = 0;
 	for (size_t i = 0; i < done; i++) {
@@ -286,8 +296,9 @@ int mbox_copy(struct mbox *box, const size_t *idx, size_t n, const char *name,
 			src_uids[k] = src_uids[i];
 			dst_uids[k++] = dst_uids[i];
 		}
-		free(bases[i]);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(bases[i]);
 	free(bases);
 	free(dst);
 	if (ret <= 0) {

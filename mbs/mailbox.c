@@ -127,7 +127,7 @@ static bool mbox_rec_flags_differ(const struct maildir_uidlist_rec *rec)
 		return true;
 	buf_init(&now, BUF_NO_LIMIT);
 	mbox_letters(mbox_file_info(rec->file), &now);
-	differ = now.len != len || memcmp(now.data, was, len) != 0;
+	differ = now.len != len || (len > 0 && memcmp(now.data, was, len) != 0);
 	buf_free(&now);
 	return differ;
 }

@@ -187,15 +187,19 @@ int mbox_store(struct mbox *box, const size_t *idx, size_t n, enum mbox_store_mo
 
 /* EXPUNGE: remove the messages with \Deleted (only those whose index is
  * in idx when idx is not NULL: UID EXPUNGE), durably (directory fsync)
- * before returning, updating maildirsize. The view is synced afterwards:
- * ch gets the EXPUNGE numbers to send. */
+ * before returning, updating maildirsize. The flags on disk decide: a
+ * \Deleted another session set counts, one it cleared does not. The view
+ * is synced afterwards: ch gets the EXPUNGE numbers to send. 1 done, -1
+ * error. */
 int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_changes *ch,
 		 const char **error_r);
 
 /* APPEND into folder `name`: written, fsync'd and renamed into cur/ (with
  * flags) before returning, then given its UID. internaldate 0: now.
  * Quota is checked first: 0 with *error_r "[OVERQUOTA] ..." when it would
- * not fit; 0 with "[TRYCREATE] ..." when the folder does not exist. */
+ * not fit; 0 with "[TRYCREATE] ..." when the folder does not exist.
+ * *uid_r is 0 in the rare case that another session expunged the message
+ * before it got its UID. Keywords past the 26 letters are left out. */
 struct mbox_append {
 	unsigned flags;
 	const char *const *keywords;
@@ -211,7 +215,8 @@ int mbox_append(struct mbox_user *u, const char *name, const void *data, size_t 
  * (hard links where possible, copies otherwise), flags kept, durable
  * before returning. src_uids_r/dst_uids_r (allocated, n entries, in
  * order; a message expunged meanwhile is left out and n_r is smaller)
- * give COPYUID. Same refusals as mbox_append. */
+ * give COPYUID. Same refusals as mbox_append; a COPY that fails leaves
+ * the target as it was (RFC 3501 6.4.7). */
 int mbox_copy(struct mbox *box, const size_t *idx, size_t n, const char *name,
 	      uint32_t *uidvalidity_r, uint32_t **src_uids_r, uint32_t **dst_uids_r,
 	      size_t *n_r, const char **error_r);

@@ -48,7 +48,7 @@ static int worker(struct mbox_user *u, int k, const char *log)
 	size_t nintents = 0;
 	uint32_t last_uidnext = 0, mine[ROUNDS];
 	size_t nmine = 0;
-	char kw[8];
+	char kw[16];
 	const char *kws[1] = { kw }, *error;
 	unsigned seed = (unsigned)getpid();
 	int failures = 0;
@@ -296,7 +296,7 @@ static void test_concurrent(void)
 		    strstr(buf_cstr(&body), ex[i].tag) == NULL)
 			wrong_body++;
 		for (int w = 0; w < WORKERS; w++) {
-			char kw[8];
+			char kw[16];
 			int letter;
 			bool has_kw = false, has_flag = (box->msgs[idx].flags & worker_flag[w]) != 0;
 

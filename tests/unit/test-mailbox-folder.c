@@ -303,6 +303,9 @@ static void test_list_odd_entries(void)
 	CHECK(mkdir(p, 0700) == 0);
 	free(p);
 	CHECK_LIST(u, false, "INBOX:s Archive:sA Bare:n Drafts:sD Junk:sJ Sent:sS Trash:sT");
+	/* INBOX may have children (".INBOX.x"), and stays selectable. */
+	CHECK_INT(mbox_folder_create(u, "INBOX.Old", &error), 1);
+	CHECK_LIST(u, false, "INBOX:cs Archive:sA Bare:n Drafts:sD INBOX.Old: Junk:sJ Sent:sS Trash:sT");
 	/* A missing root lists INBOX alone. */
 	struct mbox_user *none = test_user("missing-root");
 	CHECK_LIST(none, false, "INBOX:");

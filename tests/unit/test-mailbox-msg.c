@@ -170,7 +170,7 @@ static void test_store_keywords_full(void)
 	struct mbox_user *u = test_user("kwfull");
 	struct mbox *box = test_box(u, 2);
 	const char *names[27], *error;
-	char buf[27][8];
+	char buf[27][16];
 	size_t idx[] = { 0 };
 
 	for (int i = 0; i < 27; i++) {
