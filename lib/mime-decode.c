@@ -185,9 +185,13 @@ static void qp_feed(struct mime_decoder *d, const char *s, size_t len, struct mi
 			if (d->pending_len > 0 || i >= len)
 				continue;
 		}
-		/* A run of ordinary bytes. */
-		for (start = i; i < len && s[i] != '=' && !qp_blank(s[i]); i++)
-			;
+		/* A run of ordinary bytes; a blank followed by one (not by a
+		 * line end or more blanks) is not trailing white space. */
+		for (start = i; i < len && s[i] != '='; i++) {
+			if (qp_blank(s[i]) && (i + 1 == len || qp_blank(s[i + 1]) ||
+					       s[i + 1] == '\r' || s[i + 1] == '\n'))
+				break;
+		}
 		mime_out_bytes(o, s + start, i - start);
 		if (i < len)
 			d->pending[d->pending_len++] = s[i++];

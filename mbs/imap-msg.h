@@ -37,7 +37,9 @@ bool imap_fetch_needs_data(const struct imap_fetch_items *items, const struct mb
 bool imap_fetch_sets_seen(const struct imap_fetch_items *items);
 /* Append "* <seq> FETCH (...)\r\n". uid_cmd: UID FETCH, which always
  * includes UID. add_flags: include FLAGS though not asked (\Seen was just
- * set). Literals are written as "{n}\r\n" + bytes. */
+ * set). Literals are written as "{n}\r\n" + bytes, sections whole: out
+ * must have room for them (a reply cut short by out's limit would not be
+ * valid IMAP). docs/imap-fetch-search.md has the rules. */
 void imap_fetch_write(struct buf *out, const struct imap_fetch_items *items, struct imap_msg *m,
 		      bool uid_cmd, bool add_flags);
 /* Append "(\Flagged \Seen kw1 ...)" for msg (with \Recent when set). */

@@ -93,20 +93,24 @@ class ImapSession:
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      preexec_fn=preexec_fn)
-        self.buf = b""
+        self.buf = bytearray()
+        self.scan = 0
         self.greeting = self._read_until(None)
 
     def _complete(self, tag):
         """Length of the reply ending with the tagged line (or the first
         line when tag is None), 0 while incomplete. Literals ({n} at a
-        line's end) are stepped over."""
-        pos = 0
+        line's end) are stepped over; self.scan keeps the place where the
+        last look stopped, so a long reply is scanned once."""
+        pos = self.scan
         while True:
-            end = self.buf.find(b"\r\n", pos)
+            end = self.buf.find(b"\r\n", pos) if pos <= len(self.buf) else -1
             if end < 0:
+                self.scan = pos
                 return 0
             line = self.buf[pos:end]
             if tag is None or line.startswith(tag + b" "):
+                self.scan = 0
                 return end + 2
             pos = end + 2
             if line.endswith(b"}") and b"{" in line:
@@ -119,7 +123,8 @@ class ImapSession:
         while True:
             n = self._complete(tag)
             if n > 0:
-                out, self.buf = self.buf[:n], self.buf[n:]
+                out = bytes(self.buf[:n])
+                del self.buf[:n]
                 return out
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:

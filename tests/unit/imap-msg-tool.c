@@ -45,30 +45,47 @@ static int tool_fail(const char *what, const char *error)
 	return 1;
 }
 
-/* "cur/<name>" or "new/<name>" of the file whose base name is base. */
-static char *tool_find_file(const char *dir, const char *base)
+struct tool_file {
+	char *base;   /* the name up to ':' */
+	char *file;   /* "cur/<name>" or "new/<name>" */
+};
+
+static int tool_file_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tool_file *)a)->base, ((const struct tool_file *)b)->base);
+}
+
+/* The files of cur/ and new/, sorted by base name (one scan each). */
+static struct tool_file *tool_scan(const char *dir, size_t *count_r)
 {
 	static const char *const subs[] = { "cur", "new" };
-	size_t blen = strlen(base);
+	struct tool_file *files = NULL;
+	size_t n = 0, alloc = 0;
 
 	for (int i = 0; i < 2; i++) {
 		char *path = xasprintf("%s/%s", dir, subs[i]);
 		DIR *d = opendir(path);
 		struct dirent *e;
-		char *found = NULL;
 
 		free(path);
-		while (d != NULL && found == NULL && (e = readdir(d)) != NULL) {
-			if (strncmp(e->d_name, base, blen) == 0 &&
-			    (e->d_name[blen] == '\0' || e->d_name[blen] == ':'))
-				found = xasprintf("%s/%s", subs[i], e->d_name);
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (n == alloc) {
+				alloc = alloc * 2 + 64;
+				files = xreallocarray(files, alloc, sizeof(*files));
+			}
+			files[n].base = xstrndup(e->d_name, strcspn(e->d_name, ":"));
+			files[n].file = xasprintf("%s/%s", subs[i], e->d_name);
+			n++;
 		}
 		if (d != NULL)
 			closedir(d);
-		if (found != NULL)
-			return found;
 	}
-	return NULL;
+	if (n > 0)
+		qsort(files, n, sizeof(*files), tool_file_cmp);
+	*count_r = n;
+	return files;
 }
 
 static unsigned tool_imap_flags(unsigned maildir_flags)
@@ -86,6 +103,8 @@ static unsigned tool_imap_flags(unsigned maildir_flags)
 static int tool_load(struct tool_box *box, const char **error_r)
 {
 	struct maildir_uidlist list;
+	struct tool_file *files;
+	size_t nfiles;
 
 	maildir_uidlist_init(&list);
 	if (maildir_uidlist_read(box->dir, &list, error_r) <= 0) {
@@ -95,16 +114,21 @@ static int tool_load(struct tool_box *box, const char **error_r)
 	maildir_keywords_init(&box->keywords);
 	if (maildir_keywords_read(box->dir, &box->keywords, error_r) < 0)
 		return -1;
+	files = tool_scan(box->dir, &nfiles);
 	box->msgs = xcalloc(list.count + 1, sizeof(*box->msgs));
 	for (size_t i = 0; i < list.count; i++) {
 		struct mbox_msg *m = &box->msgs[box->count];
-		char *file = tool_find_file(box->dir, list.recs[i].base), *path;
+		struct tool_file key = { list.recs[i].base, NULL }, *found;
+		char *file, *path;
 		const char *slash;
 		struct maildir_name name;
 		struct stat st;
 
-		if (file == NULL)
+		found = nfiles == 0 ? NULL : bsearch(&key, files, nfiles, sizeof(*files),
+						     tool_file_cmp);
+		if (found == NULL)
 			continue;
+		file = xstrdup(found->file);
 		slash = strchr(file, '/');
 		path = xasprintf("%s/%s", box->dir, file);
 		if (stat(path, &st) < 0 || maildir_name_parse(slash + 1, &name) < 0) {
@@ -122,6 +146,11 @@ static int tool_load(struct tool_box *box, const char **error_r)
 		box->count++;
 	}
 	maildir_uidlist_free(&list);
+	for (size_t i = 0; i < nfiles; i++) {
+		free(files[i].base);
+		free(files[i].file);
+	}
+	free(files);
 	return 0;
 }
 
