@@ -92,6 +92,8 @@ static int mime_utf8_copy(const unsigned char *s, size_t len, struct buf *out)
 {
 	size_t run = 0;
 
+	if (len == 0)
+		return 0;
 	for (size_t i = 0; i < len;) {
 		size_t n = s[i] < 0x80 ? 1 : mime_utf8_seq(s + i, len - i);
 

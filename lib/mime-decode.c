@@ -278,7 +278,7 @@ int mime_part_text(const struct mime_part *part, const char *msg, size_t msg_len
 		return mime_charset_to_utf8(charset, body, len, out);
 	buf_init(&tmp, out->limit);
 	ret = mime_decode(cte, body, len, &tmp);
-	if (ret == 0)
+	if (ret == 0 && tmp.len > 0)
 		ret = mime_charset_to_utf8(charset, tmp.data, tmp.len, out);
 	buf_free(&tmp);
 	return ret;
