@@ -91,6 +91,15 @@ static bool smtp_data_begin(struct smtp_session *s)
 	s->msg = smtp_msg_new(qm, cfg_size(cfg, "message_size_limit"), received,
 			      s->kind == SMTP_KIND_SUBMISSION, s->mta->hostname);
 	free(received);
+	if (s->kind == SMTP_KIND_SUBMISSION && cfg_list_count(cfg, "masquerade_domains") > 0) {
+		size_t n = cfg_list_count(cfg, "masquerade_domains");
+		const char **d = xcalloc(n, sizeof(*d));
+
+		for (size_t i = 0; i < n; i++)
+			d[i] = cfg_list_get(cfg, "masquerade_domains", i);
+		smtp_msg_masquerade(s->msg, d, n);
+		free(d);
+	}
 	return true;
 }
 

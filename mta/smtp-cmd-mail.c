@@ -6,6 +6,7 @@
 
 #include "authd-client.h"
 #include "log.h"
+#include "maildir-quota.h"
 #include "smtp-session.h"
 #include "xalloc.h"
 
@@ -166,6 +167,87 @@ static void smtp_rcpt_domain_done(void *ctx, const struct authd_domain_answer *a
 	smtp_resume(s);
 }
 
+/* Quota at RCPT: a recipient whose every target is a local mailbox that is
+ * full (by its maildirsize), or that a message of the announced SIZE would
+ * overfill, is refused now rather than bounced after acceptance. Unknown
+ * usage (no maildirsize yet, unreadable) is left to delivery. */
+struct smtp_quota_job {
+	uv_work_t work;
+	struct smtp_session *s;
+	char **maildirs;
+	size_t count;
+	uint64_t size;
+	bool full;
+};
+
+static void smtp_rcpt_quota_work(uv_work_t *work)
+{
+	struct smtp_quota_job *job = work->data;
+	struct maildir_quota q;
+	const char *error;
+
+	job->full = true;
+	for (size_t i = 0; i < job->count && job->full; i++) {
+		if (maildir_quota_get(job->maildirs[i], NULL, &q, &error) < 0 ||
+		    maildir_quota_fits(&q, job->size, 1))
+			job->full = false;
+	}
+}
+
+static void smtp_rcpt_quota_done(uv_work_t *work, int status)
+{
+	struct smtp_quota_job *job = work->data;
+	struct smtp_session *s = job->s;
+	bool full = status == 0 && job->full;
+
+	for (size_t i = 0; i < job->count; i++)
+		free(job->maildirs[i]);
+	free(job->maildirs);
+	free(job);
+	s->quota_checking = false;
+	if (s->gone) {
+		smtp_session_free(s);
+		return;
+	}
+	if (!full)
+		smtp_rcpt_accept(s);
+	else if (cfg_enum(smtp_cfg(s), "quota_full_action") == 0)
+		smtp_rcpt_refuse(s, "over quota", "552 5.2.2 Mailbox full");
+	else
+		smtp_rcpt_refuse(s, "over quota", "452 4.2.2 Mailbox full, try later");
+	smtp_resume(s);
+}
+
+/* true when a check was started (its callback answers the RCPT). */
+static bool smtp_rcpt_quota_start(struct smtp_session *s, const struct authd_rcpt_answer *a)
+{
+	struct smtp_quota_job *job;
+
+	if (a->ntargets == 0)
+		return false;
+	for (size_t i = 0; i < a->ntargets; i++) {
+		if (a->targets[i].local == NULL || a->targets[i].maildir == NULL)
+			return false;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->maildirs = xcalloc(a->ntargets, sizeof(*job->maildirs));
+	for (size_t i = 0; i < a->ntargets; i++)
+		job->maildirs[job->count++] = xstrdup(a->targets[i].maildir);
+	job->size = s->mail_params.has_size ? s->mail_params.size : 1;
+	job->work.data = job;
+	if (uv_queue_work(s->mta->loop, &job->work, smtp_rcpt_quota_work,
+			  smtp_rcpt_quota_done) != 0) {
+		for (size_t i = 0; i < job->count; i++)
+			free(job->maildirs[i]);
+		free(job->maildirs);
+		free(job);
+		return false;
+	}
+	s->quota_checking = true;
+	return true;
+}
+
 static void smtp_rcpt_done(void *ctx, const struct authd_rcpt_answer *a)
 {
 	struct smtp_session *s = ctx;
@@ -174,6 +256,8 @@ static void smtp_rcpt_done(void *ctx, const struct authd_rcpt_answer *a)
 	s->req = NULL;
 	switch (a->status) {
 	case AUTHD_CLIENT_OK:
+		if (smtp_rcpt_quota_start(s, a))
+			return;
 		smtp_rcpt_accept(s);
 		break;
 	case AUTHD_CLIENT_FAIL:

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "smtp-msg.h"
 #include "xalloc.h"
@@ -20,6 +21,11 @@ struct smtp_msg {
 	bool in_body;
 	bool add_ids, have_msgid, have_date;
 	bool in_from;           /* the last header line was From: */
+	bool in_masq;           /* ... was a field masquerading rewrites */
+	bool masq_quoted;       /* inside a quoted string of that field */
+	unsigned masq_comment;  /* depth of (comments) in it */
+	char **masq;            /* masquerade domains */
+	size_t nmasq;
 	char *hostname;
 	struct buf header;      /* Received: and the client's header lines */
 	struct buf from;        /* unfolded From: value */
@@ -42,6 +48,79 @@ struct smtp_msg *smtp_msg_new(struct queue_msg *qm, uint64_t limit, const char *
 	buf_append_str(&m->header, received);
 	buf_append_str(&m->header, "\r\n");
 	return m;
+}
+
+void smtp_msg_masquerade(struct smtp_msg *m, const char *const *domains, size_t count)
+{
+	m->masq = xcalloc(count, sizeof(*m->masq));
+	for (size_t i = 0; i < count; i++)
+		m->masq[i] = xstrdup(domains[i]);
+	m->nmasq = count;
+}
+
+static bool smtp_msg_domain_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.';
+}
+
+/* The masquerade domain that the domain host[0..len) is a subdomain of. */
+static const char *smtp_msg_masq_match(const struct smtp_msg *m, const char *host, size_t len)
+{
+	char name[256];
+
+	if (len >= sizeof(name))
+		return NULL;
+	for (size_t i = 0; i < m->nmasq; i++) {
+		size_t dl = strlen(m->masq[i]);
+
+		if (len > dl + 1 && host[len - dl - 1] == '.') {
+			memcpy(name, host + len - dl, dl);
+			name[dl] = '\0';
+			if (addr_domain_equal(name, m->masq[i]))
+				return m->masq[i];
+		}
+	}
+	return NULL;
+}
+
+/* Append a line of a masqueraded field with its addresses rewritten. */
+static void smtp_msg_masq_append(struct smtp_msg *m, const char *data, size_t len)
+{
+	size_t i = 0, start = 0;
+
+	while (i < len) {
+		size_t h = i + 1, e;
+		const char *d;
+
+		/* display names and comments are text, not addresses (RFC 5322 3.2.4, 3.2.2) */
+		if (data[i] == '\\' && (m->masq_quoted || m->masq_comment > 0)) {
+			i += 2;
+			continue;
+		}
+		if (data[i] == '"' && m->masq_comment == 0)
+			m->masq_quoted = !m->masq_quoted;
+		else if (data[i] == '(' && !m->masq_quoted)
+			m->masq_comment++;
+		else if (data[i] == ')' && !m->masq_quoted && m->masq_comment > 0)
+			m->masq_comment--;
+		if (data[i] != '@' || m->masq_quoted || m->masq_comment > 0) {
+			i++;
+			continue;
+		}
+		for (e = h; e < len && smtp_msg_domain_char(data[e]); e++)
+			;
+		while (e > h && data[e - 1] == '.')
+			e--;   /* a sentence's full stop is not part of the domain */
+		d = smtp_msg_masq_match(m, data + h, e - h);
+		if (d != NULL) {
+			buf_append(&m->header, data + start, h - start);
+			buf_append_str(&m->header, d);
+			start = e;
+		}
+		i = e > h ? e : h;
+	}
+	buf_append(&m->header, data + start, len - start);
 }
 
 void smtp_msg_fail(struct smtp_msg *m, enum smtp_msg_status status)
@@ -113,6 +192,10 @@ static bool smtp_msg_header_line(struct smtp_msg *m, const char *data, size_t le
 		buf_append(&m->from, data, len);
 	} else if (!cont) {
 		m->in_from = smtp_msg_is_field(data, len, "From");
+		m->in_masq = m->nmasq > 0 && (m->in_from || smtp_msg_is_field(data, len, "Sender") ||
+					      smtp_msg_is_field(data, len, "Reply-To"));
+		m->masq_quoted = false;
+		m->masq_comment = 0;
 		if (m->in_from) {
 			buf_reset(&m->from);
 			buf_append(&m->from, colon + 1, len - (size_t)(colon + 1 - data));
@@ -125,7 +208,10 @@ static bool smtp_msg_header_line(struct smtp_msg *m, const char *data, size_t le
 		smtp_msg_end_header(m);
 		return false;
 	}
-	buf_append(&m->header, data, len);
+	if (m->in_masq)
+		smtp_msg_masq_append(m, data, len);
+	else
+		buf_append(&m->header, data, len);
 	buf_append_str(&m->header, "\r\n");
 	return true;
 }
@@ -204,6 +290,9 @@ static void smtp_msg_free(struct smtp_msg *m)
 	buf_free(&m->header);
 	buf_free(&m->from);
 	buf_free(&m->partial);
+	for (size_t i = 0; i < m->nmasq; i++)
+		free(m->masq[i]);
+	free(m->masq);
 	free(m->hostname);
 	free(m);
 }

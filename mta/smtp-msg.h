@@ -25,6 +25,11 @@ struct smtp_msg;
 /* received: the whole Received: field without its final CRLF. */
 struct smtp_msg *smtp_msg_new(struct queue_msg *qm, uint64_t limit, const char *received,
 			      bool add_ids, const char *hostname);
+/* Submission masquerading: in the From:, Sender: and Reply-To: fields, an
+ * address in a subdomain of one of these domains is written with the
+ * domain itself (x@host.example.com -> x@example.com). smtp_msg_from()
+ * still gives the field as the client wrote it, for the ownership check. */
+void smtp_msg_masquerade(struct smtp_msg *m, const char *const *domains, size_t count);
 /* One DATA line, dot-unstuffed, without its CRLF. */
 void smtp_msg_line(struct smtp_msg *m, const char *data, size_t len);
 /* BDAT bytes, exactly as sent. */

@@ -423,8 +423,8 @@ static void smtp_on_close(void *session, struct conn *c)
 		authd_client_cancel(s->req);
 	s->req = NULL;
 	smtp_auth_cancel(s);
-	if (s->committing) {
-		s->gone = true;   /* the commit callback frees it */
+	if (s->committing || s->quota_checking) {
+		s->gone = true;   /* the pending callback frees it */
 		return;
 	}
 	smtp_session_free(s);

@@ -66,6 +66,7 @@ struct smtp_session {
 	char *auth_mech;         /* an AUTH exchange is running */
 	bool auth_waiting;       /* ... and waits for the client's line */
 	bool committing;         /* queue_msg_commit's callback is owed */
+	bool quota_checking;     /* a RCPT quota check is on a worker */
 	bool gone;               /* the connection closed meanwhile */
 };
 

@@ -16,7 +16,7 @@ import time
 import unittest
 
 import authdtest
-from mrtest import BUILDDIR, free_port, wait_path, wait_port
+from mrtest import BUILDDIR, free_port, make_cert, wait_path, wait_port
 
 AUTHD = os.path.join(BUILDDIR, "authd", "mailroom-authd")
 TIMEOUT = 10
@@ -472,9 +472,7 @@ class Postfix(unittest.TestCase):
             os.mkdir(d)
         shutil.chown(data, "postfix")
         cert, key = os.path.join(etc, "cert.pem"), os.path.join(etc, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        make_cert("localhost", cert, key)
         cls.port = free_port()
         cls.maillog = os.path.join(cls.dir, "maillog")
         with open(os.path.join(etc, "main.cf"), "w") as f:

@@ -7,18 +7,14 @@ import atexit
 import base64
 import os
 import re
-import shutil
 import smtplib
 import socket
 import ssl
 import subprocess
-import tempfile
 import unittest
 
-from mrtest import BUILDDIR, free_port, wait_port
-from mtatest import Authd, stop_process, wait_log
+from mtatest import Authd, MtaDaemon
 
-MTA = os.path.join(BUILDDIR, "mta", "mailroom-mta")
 TIMEOUT = 10
 SIZE_LIMIT = 100 * 1024
 MAX_RCPT = 3
@@ -41,57 +37,22 @@ def read_text(path):
         return None
 
 
-class Mta:
+class Mta(MtaDaemon):
+    """The session tests' mta: every listener, small limits, and
+    delivery_hold = yes so that what a session accepted stays in the queue
+    where the test reads it (docs/queue.md has the file format)."""
+
     def __init__(self, authd, extra="", lookup=None):
-        self.authd = authd
-        self.tmp = tempfile.mkdtemp(prefix="mr-mta-")
-        self.queue = os.path.join(self.tmp, "queue")
-        os.mkdir(self.queue)
-        self.cert = os.path.join(self.tmp, "cert.pem")
-        key = os.path.join(self.tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=mx.example.test", "-keyout", key, "-out", self.cert],
-                       check=True, capture_output=True, timeout=60)
-        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "lmtp")}
-        self.log = os.path.join(self.tmp, "mta.log")
-        config = os.path.join(self.tmp, "mta.conf")
-        p = self.ports
-        with open(config, "w") as f:
-            f.write(f"listen = 127.0.0.1:{p['smtp']} tls=starttls service=smtp\n"
-                    f"listen = 127.0.0.1:{p['submission']} tls=starttls service=submission\n"
-                    f"listen = 127.0.0.1:{p['submissions']} tls=implicit service=submissions\n"
-                    f"listen = 127.0.0.1:{p['lmtp']} service=lmtp\n"
-                    f"tls_cert = {self.cert}\ntls_key = {key}\n"
-                    "user =\nlog_dest = stderr\nlog_level = debug\n"
-                    f"pid_file = {self.tmp}/mta.pid\nhostname = mx.example.test\n"
-                    f"authd_lookup_socket = {lookup or authd.lookup}\n"
-                    f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
-                    f"queue_directory = {self.queue}\n"
-                    f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
-                    f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n"
-                    "delivery_hold = yes\n" + extra)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([MTA, "--foreground", "--config", config],
-                                         stdout=log, stderr=log)
-        wait_log(self.log, "started listeners=", self.proc)
-        wait_port("127.0.0.1", p["smtp"])
+        super().__init__(authd, services=("smtp", "submission", "submissions", "lmtp"),
+                         lookup=lookup, limits=False,
+                         extra=f"message_size_limit = {SIZE_LIMIT}\nmax_recipients = {MAX_RCPT}\n"
+                               f"max_errors = {MAX_ERRORS}\nmasquerade_domains = example.test\n"
+                               "delivery_hold = yes\n" + extra)
 
     def queued(self):
-        """{queue id: queue file text} of every accepted message. The session
-        tests run with delivery_hold = yes, so what a session accepted stays
-        in the queue (docs/queue.md has the file format)."""
-        out = {}
-        for sub in ("active", "deferred"):
-            d = os.path.join(self.queue, sub)
-            for name in os.listdir(d) if os.path.isdir(d) else ():
-                text = read_text(os.path.join(d, name))
-                if text is not None:
-                    out[name] = text
-        return out
-
-    def stop(self):
-        stop_process(self.proc)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """{queue id: queue file text} of every accepted message."""
+        return {qid: data.decode("utf-8", "replace")
+                for qid, data in self.queued_files().items()}
 
 
 class Env:
@@ -238,6 +199,33 @@ class MxSession(unittest.TestCase):
         code, text = s.rcpt("loop1@example.test")
         self.assertEqual(code, 550)
         self.assertTrue(text.startswith(b"5.4.6 "), text)
+        s.quit()
+
+    def test_rcpt_over_quota(self):
+        # demo has a 1 MiB quota (mtatest.USERS); its maildirsize says how
+        # much is used. A full mailbox, or one the announced SIZE would
+        # overfill, is refused at RCPT; the alias whose only target it is
+        # too; room left gets 250.
+        box = os.path.join(env().authd.mail_root, "example.test", "demo")
+        os.makedirs(box, exist_ok=True)
+        path = os.path.join(box, "maildirsize")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        with open(path, "w") as f:
+            f.write("1048576S\n1000000 10\n")
+        s = self.smtp()
+        s.mail("a@remote.test", ["SIZE=100000"])
+        self.assertEqual(s.rcpt("demo@example.test"), (552, b"5.2.2 Mailbox full"))
+        self.assertEqual(s.rcpt("info@example.test"), (552, b"5.2.2 Mailbox full"))
+        s.rset()
+        s.mail("a@remote.test", ["SIZE=1000"])
+        self.assertEqual(s.rcpt("demo@example.test")[0], 250)
+        s.rset()
+        with open(path, "a") as f:
+            f.write("48576 1\n")
+        s.mail("a@remote.test")
+        self.assertEqual(s.rcpt("demo@example.test"), (552, b"5.2.2 Mailbox full"))
+        # team also has a remote target: accepted, delivery decides per target
+        self.assertEqual(s.rcpt("team@example.test")[0], 250)
         s.quit()
 
     def test_too_many_recipients(self):
@@ -580,14 +568,30 @@ class Submission(unittest.TestCase):
         s.quit()
 
     def test_masquerade(self):
+        # masquerade_domains = example.test: a sender in a subdomain of it is
+        # rewritten, in the envelope and in From:/Sender:/Reply-To:. The
+        # ownership checks see what the client gave (host.example.test is
+        # an alias domain of example.test, so demo owns the address).
         s = self.tls_session()
         s.login("demo@example.test", "demo")
-        # the sender check runs on what the client gave; grant it through the alias domain
-        s.mail("demo@alias.test")
+        s.mail("demo@host.example.test")
         s.rcpt("friend@remote.test")
-        code, text = s.data(msg(frm="demo@alias.test"))
-        self.assertEqual(code, 250)
+        before = set(self.mta.queued())
+        extra = ("Sender: Demo <demo@Host.Example.Test>\r\n"
+                 "Reply-To: a@x.host.example.test,\r\n b@host.example.test.\r\n"
+                 "Cc: c@host.example.test\r\n")
+        code, text = s.data(msg(frm="\"Demo @host.example.test\" <demo@host.example.test>",
+                                extra=extra))
+        self.assertEqual(code, 250, text)
         s.quit()
+        (qid,) = set(self.mta.queued()) - before
+        q = self.mta.queued()[qid]
+        self.assertIn("\nsender demo@example.test\n", q)
+        self.assertIn('From: "Demo @host.example.test" <demo@example.test>\r\n', q)
+        self.assertIn("Sender: Demo <demo@example.test>\r\n", q)
+        self.assertIn("Reply-To: a@example.test,\r\n b@example.test.\r\n", q)
+        self.assertIn("Cc: c@host.example.test\r\n", q)   # recipients are not rewritten
+        self.assertNotIn("demo@host.example.test>", q)
 
     def test_submissions_465(self):
         s = smtplib.SMTP_SSL("127.0.0.1", self.mta.ports["submissions"], timeout=TIMEOUT,

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from mrtest import BUILDDIR, free_port, wait_path, wait_port
+from mrtest import BUILDDIR, free_port, make_cert, wait_path, wait_port
 
 TESTD = os.path.join(BUILDDIR, "tests", "testd", "mailroom-testd")
 TMP = None
@@ -35,14 +35,6 @@ def setup_tmp():
         with open(pem, "a") as out, open(pem + ".key") as key:
             out.write(key.read())
         os.unlink(pem + ".key")
-
-
-def make_cert(cn, cert, key):
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn,
-         "-keyout", key, "-out", cert],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def fnv1a(data):

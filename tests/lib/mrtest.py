@@ -5,10 +5,20 @@ top_srcdir); run by hand, they default to the current directory.
 """
 import os
 import socket
+import subprocess
 import time
 
 BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
 SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
+
+
+def make_cert(cn, cert, key, days=2):
+    """A self-signed RSA certificate for cn (also its subjectAltName)."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days),
+         "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn,
+         "-keyout", key, "-out", cert],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
 def free_port(host="127.0.0.1"):

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from mrtest import BUILDDIR, free_port, wait_path, wait_port
+from mrtest import BUILDDIR, free_port, make_cert, wait_path, wait_port
 
 AUTHD = os.path.join(BUILDDIR, "authd", "mailroom-authd")
 MTA = os.path.join(BUILDDIR, "mta", "mailroom-mta")
@@ -33,6 +33,7 @@ example.test
 other.test
 catch.test
 alias.test alias-of=example.test
+host.example.test alias-of=example.test
 relay.test relay
 """
 
@@ -110,29 +111,36 @@ class MtaDaemon:
     front of an Authd, delivering for real. kill9() and start() keep the
     config, queue and log, as a crash and a restart by a supervisor would."""
 
-    def __init__(self, authd, extra=""):
-        self.tmp = tempfile.mkdtemp(prefix="mr-mta-e2e-")
+    # service -> listener options; every service gets its own free port
+    LISTENERS = {"smtp": "tls=starttls", "submission": "tls=starttls",
+                 "submissions": "tls=implicit", "lmtp": ""}
+
+    def __init__(self, authd, extra="", services=("smtp", "submission"), lookup=None,
+                 limits=True):
+        """extra: more config lines; lookup: another lookup socket than
+        authd's; limits=False leaves the rate and per-IP limits at their
+        defaults (else they are off, for load tests)."""
+        self.tmp = tempfile.mkdtemp(prefix="mr-mta-")
         self.queue = os.path.join(self.tmp, "queue")
         os.mkdir(self.queue)
         self.cert = os.path.join(self.tmp, "cert.pem")
         key = os.path.join(self.tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=mx.example.test", "-keyout", key, "-out", self.cert],
-                       check=True, capture_output=True, timeout=60)
-        self.ports = {name: free_port() for name in ("smtp", "submission")}
+        make_cert("mx.example.test", self.cert, key)
+        self.ports = {name: free_port() for name in services}
         self.log = os.path.join(self.tmp, "mta.log")
         self.config = os.path.join(self.tmp, "mta.conf")
+        listen = "".join(f"listen = 127.0.0.1:{port} {self.LISTENERS[name]} service={name}\n"
+                         for name, port in self.ports.items())
         with open(self.config, "w") as f:
-            f.write(f"listen = 127.0.0.1:{self.ports['smtp']} tls=starttls service=smtp\n"
-                    f"listen = 127.0.0.1:{self.ports['submission']} tls=starttls"
-                    " service=submission\n"
+            f.write(listen +
                     f"tls_cert = {self.cert}\ntls_key = {key}\n"
                     "user =\nlog_dest = stderr\nlog_level = debug\n"
                     f"pid_file = {self.tmp}/mta.pid\nhostname = mx.example.test\n"
-                    f"authd_lookup_socket = {authd.lookup}\n"
+                    f"authd_lookup_socket = {lookup or authd.lookup}\n"
                     f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
-                    f"queue_directory = {self.queue}\n"
-                    "rate_limit_per_minute = 0\nmax_connections_per_ip = 0\n" + extra)
+                    f"queue_directory = {self.queue}\n" +
+                    ("rate_limit_per_minute = 0\nmax_connections_per_ip = 0\n" if limits else "") +
+                    extra)
         self.proc = None
         self.start()
 
@@ -143,7 +151,9 @@ class MtaDaemon:
                                          stdout=log, stderr=log)
         wait_log(self.log, "started listeners=", self.proc, offset=offset)
         wait_log(self.log, "queue: scanned", self.proc, offset=offset)
-        wait_port("127.0.0.1", self.ports["smtp"])
+        # "started listeners=" means every port is bound: one connect is enough
+        # (and counts once against rate_limit_per_minute)
+        wait_port("127.0.0.1", next(iter(self.ports.values())))
 
     def kill9(self):
         self.proc.kill()
@@ -153,19 +163,23 @@ class MtaDaemon:
         with open(self.log, errors="replace") as f:
             return f.read()
 
-    def queued(self):
-        """Texts of the queue files in active/ and deferred/ (a file may be
-        renamed away between listing and reading: skipped)."""
-        out = []
+    def queued_files(self):
+        """{queue id: bytes} of the queue files in active/ and deferred/ (a
+        file may be renamed away between listing and reading: skipped)."""
+        out = {}
         for sub in ("active", "deferred"):
             d = os.path.join(self.queue, sub)
             for name in os.listdir(d) if os.path.isdir(d) else ():
                 try:
                     with open(os.path.join(d, name), "rb") as f:
-                        out.append(f.read())
+                        out[name] = f.read()
                 except FileNotFoundError:
                     continue
         return out
+
+    def queued(self):
+        """Texts of the queue files in active/ and deferred/."""
+        return list(self.queued_files().values())
 
     def stop(self):
         if self.proc is not None:
