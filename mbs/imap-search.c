@@ -304,10 +304,10 @@ static void search_addresses(struct buf *out, const char *value, size_t len)
 			buf_append_str(out, ";");
 			continue;
 		}
-		if (out->len > 0 && out->data[out->len - 1] != ':')
+		if (out->len > 0 && out->data[out->len - 1] != ' ')
 			buf_append_str(out, ", ");
 		if (a->host == NULL) {
-			buf_printf(out, "%s:", a->mailbox);
+			buf_printf(out, "%s: ", a->mailbox);
 			continue;
 		}
 		if (a->name != NULL) {

@@ -221,6 +221,8 @@ static void test_headers(void)
 	CHECK(search(msg, "TO carol@EXAMPLE"));
 	CHECK(search(msg, "CC erin"));
 	CHECK(search(msg, "CC \"group: dave\""));
+	CHECK(search(msg, "CC \"dave@example.test, erin@example.test;\""));
+	CHECK(search("Cc: G:a@b.c,\r\n d@e.f;, x@y.z\r\n\r\n", "CC \"g: a@b.c, d@e.f;, x@y.z\""));
 	CHECK(!search(msg, "BCC a"));
 	CHECK(search(msg, "NOT BCC \"\""));
 	/* Encoded-words decoded, folding removed, white space as one. */
