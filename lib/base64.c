@@ -33,7 +33,7 @@ int base64_encode(struct buf *out, const void *data, size_t len)
 	return 0;
 }
 
-static int base64_value(char c)
+int base64_char_value(char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -60,7 +60,7 @@ static int base64_quad(const char *q, bool last, unsigned char bytes[3], size_t 
 			return -1;
 	}
 	for (size_t i = 0; i < 4 - pad; i++) {
-		if ((v[i] = base64_value(q[i])) < 0)
+		if ((v[i] = base64_char_value(q[i])) < 0)
 			return -1;
 	}
 	for (size_t i = 4 - pad; i < 4; i++)

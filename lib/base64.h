@@ -15,5 +15,8 @@ int base64_encode(struct buf *out, const void *data, size_t len);
 /* Append the decoded bytes of in[0..len) to out; -1 on malformed input or
  * out's limit (out is then as before the call). */
 int base64_decode(struct buf *out, const char *in, size_t len);
+/* The 6-bit value of one character of the alphabet, -1 for any other
+ * character (padding included), for lenient decoders (mime-decode.h). */
+int base64_char_value(char c);
 
 #endif

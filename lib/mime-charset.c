@@ -87,23 +87,26 @@ bool mime_utf8_valid(const void *data, size_t len)
 	return true;
 }
 
-/* UTF-8 with every invalid byte replaced. */
+/* UTF-8 with every invalid byte replaced; valid runs are appended whole. */
 static int mime_utf8_copy(const unsigned char *s, size_t len, struct buf *out)
 {
-	for (size_t i = 0; i < len;) {
-		size_t n = mime_utf8_seq(s + i, len - i);
+	size_t run = 0;
 
-		if (n == 0) {
-			if (buf_append_str(out, MIME_REPLACEMENT) < 0)
-				return -1;
-			i++;
-		} else {
-			if (buf_append(out, s + i, n) < 0)
-				return -1;
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = s[i] < 0x80 ? 1 : mime_utf8_seq(s + i, len - i);
+
+		if (n > 0) {
 			i += n;
+			continue;
 		}
+		if (buf_append(out, s + run, i - run) < 0 ||
+		    buf_append_str(out, MIME_REPLACEMENT) < 0)
+			return -1;
+		run = ++i;
 	}
-	return 0;
+	return buf_append(out, s + run, len - run);
 }
 
 enum mime_single_byte { MIME_LATIN1, MIME_LATIN9, MIME_CP1252 };
@@ -131,10 +134,21 @@ static uint32_t mime_single_byte_cp(enum mime_single_byte cs, unsigned char c)
 static int mime_single_byte_copy(enum mime_single_byte cs, const unsigned char *s, size_t len,
 				 struct buf *out)
 {
+	struct buf tmp;
+
+	/* Gathered in a small buffer, appended a block at a time. */
+	buf_init(&tmp, BUF_NO_LIMIT);
 	for (size_t i = 0; i < len; i++) {
-		if (mime_put_utf8(out, mime_single_byte_cp(cs, s[i])) < 0)
-			return -1;
+		mime_put_utf8(&tmp, mime_single_byte_cp(cs, s[i]));
+		if (tmp.len >= 4096 || i + 1 == len) {
+			if (buf_append(out, tmp.data, tmp.len) < 0) {
+				buf_free(&tmp);
+				return -1;
+			}
+			buf_reset(&tmp);
+		}
 	}
+	buf_free(&tmp);
 	return 0;
 }
 

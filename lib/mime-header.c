@@ -11,6 +11,10 @@
 
 /* Bounds on one structured value: a header's own size bounds them too. */
 #define MIME_PARAMS_MAX 64
+/* RFC 2047 allows 75 bytes; longer ones are tolerated up to this. The
+ * bound keeps decoding linear in the value's size when it holds many
+ * "=?" that never close. */
+#define MIME_ENCODED_WORD_MAX 1024
 
 void mime_header_iter_init(struct mime_header_iter *it, const char *data, size_t len)
 {
@@ -165,6 +169,16 @@ static int mime_encoded_word(const char *s, size_t len, struct buf *out, size_t 
 
 	if (len < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
+	/* An encoded-word holds no white space (the check below) and has a
+	 * bounded length: look no further. */
+	if (len > MIME_ENCODED_WORD_MAX)
+		len = MIME_ENCODED_WORD_MAX;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] == ' ' || s[i] == '\t') {
+			len = i;
+			break;
+		}
+	}
 	cs = s + 2;
 	q1 = memchr(cs, '?', len - 2);
 	if (q1 == NULL || q1 == cs || q1 + 2 >= s + len || q1[2] != '?')

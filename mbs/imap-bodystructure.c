@@ -47,6 +47,54 @@ void imap_nstring_write(struct buf *out, const char *s)
 	buf_append_char(out, '"');
 }
 
+static bool imap_lwsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A Subject or a display name, tidied for reading as Dovecot sends them:
+ * CR, LF and TAB as spaces, runs of white space as one, none at the ends.
+ * A value that needs none of that and holds no '"', '\\' or 8-bit byte
+ * is sent quoted as it is; any other as a literal of the tidied text (""
+ * when nothing is left). */
+static void imap_human_string_write(struct buf *out, const char *s)
+{
+	struct buf t;
+	bool space = true, tidy = false;
+
+	if (s == NULL) {
+		buf_append_str(out, "NIL");
+		return;
+	}
+	buf_init(&t, BUF_NO_LIMIT);
+	for (const char *c = s; *c != '\0'; c++) {
+		if (imap_lwsp(*c)) {
+			/* Anything but one space between words changes. */
+			tidy |= *c != ' ' || space;
+			if (!space)
+				buf_append_char(&t, ' ');
+			space = true;
+		} else {
+			tidy |= *c == '"' || *c == '\\' || (unsigned char)*c >= 0x80;
+			buf_append_char(&t, *c);
+			space = false;
+		}
+	}
+	if (space && t.len > 0) {
+		buf_truncate(&t, t.len - 1);
+		tidy = true;
+	}
+	if (t.len == 0)
+		buf_append_str(out, "\"\"");
+	else if (!tidy)
+		buf_printf(out, "\"%s\"", t.data);
+	else {
+		buf_printf(out, "{%zu}\r\n", t.len);
+		buf_append(out, t.data, t.len);
+	}
+	buf_free(&t);
+}
+
 /* ("name" "value" ...) or NIL; text parts without a charset get
  * us-ascii, the RFC 2045 default. */
 static void imap_params_write(struct buf *out, const struct mime_params *params,
@@ -121,7 +169,7 @@ static void imap_addresses_write(struct buf *out, const struct mime_address *lis
 	buf_append_char(out, '(');
 	for (const struct mime_address *a = list; a != NULL; a = a->next) {
 		buf_append_char(out, '(');
-		imap_nstring_write(out, a->name);
+		imap_human_string_write(out, a->name);
 		buf_append_char(out, ' ');
 		imap_nstring_write(out, a->route);
 		buf_append_char(out, ' ');
@@ -150,7 +198,7 @@ void imap_envelope_write(struct buf *out, const struct mime_envelope *env)
 	buf_append_char(out, '(');
 	imap_nstring_write(out, env->date);
 	buf_append_char(out, ' ');
-	imap_nstring_write(out, env->subject);
+	imap_human_string_write(out, env->subject);
 	buf_append_char(out, ' ');
 	from = imap_address_field(env->from);
 	imap_addresses_write(out, from);

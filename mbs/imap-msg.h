@@ -29,16 +29,20 @@ void imap_msg_clear(struct imap_msg *m);
 
 /* ---- FETCH (RFC 3501 6.4.5, 7.4.2) ---- */
 
-bool imap_fetch_needs_data(const struct imap_fetch_items *items);
+/* Whether the items need msg's bytes (m->data): all but FLAGS, UID,
+ * INTERNALDATE and an RFC822.SIZE the mailbox already knows (vsize). */
+bool imap_fetch_needs_data(const struct imap_fetch_items *items, const struct mbox_msg *msg);
 /* A BODY[...] without PEEK, RFC822 or RFC822.TEXT: the command sets \Seen
  * first (read-write views) and the reply then includes FLAGS. */
 bool imap_fetch_sets_seen(const struct imap_fetch_items *items);
 /* Append "* <seq> FETCH (...)\r\n". uid_cmd: UID FETCH, which always
  * includes UID. add_flags: include FLAGS though not asked (\Seen was just
- * set). Literals are written as "{n}\r\n" + bytes. */
+ * set). Literals are written as "{n}\r\n" + bytes, sections whole: out
+ * must have room for them (a reply cut short by out's limit would not be
+ * valid IMAP). docs/imap-fetch-search.md has the rules. */
 void imap_fetch_write(struct buf *out, const struct imap_fetch_items *items, struct imap_msg *m,
 		      bool uid_cmd, bool add_flags);
-/* Append "(\Seen \Flagged kw1 ...)" for msg (with \Recent when set). */
+/* Append "(\Flagged \Seen kw1 ...)" for msg (with \Recent when set). */
 void imap_flags_write(struct buf *out, const struct mbox_msg *msg,
 		      const struct maildir_keywords *keywords);
 
@@ -49,7 +53,9 @@ struct imap_search_ctx {
 	uint32_t max_uid;       /* "*" in UID sets */
 };
 
-bool imap_search_needs_data(const struct imap_search_program *prog);
+/* Whether the keys need msg's bytes: sent dates, HEADER, FROM..., BODY,
+ * TEXT, and LARGER/SMALLER when msg's vsize is not known. */
+bool imap_search_needs_data(const struct imap_search_program *prog, const struct mbox_msg *msg);
 /* Whether m matches. HEADER, BODY and TEXT match case-insensitively on
  * decoded text: encoded-words, base64 and quoted-printable bodies,
  * charsets converted to UTF-8. */

@@ -60,9 +60,13 @@ class FuzzSmoke(unittest.TestCase):
     def test_mime(self):
         self.run_target("mime")
 
+    def test_imap_fetch(self):
+        self.run_target("imap-fetch")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
-        # fuzz-imap-utf7.c is smoked by test_imap_utf7.
+        # fuzz-imap-utf7.c is smoked by test_imap_utf7, fuzz-imap-fetch.c by
+        # test_imap_fetch.
         targets = sorted(f[len("fuzz-"):-2].replace("-", "_") for f in os.listdir(fuzz_dir)
                          if f.startswith("fuzz-") and f.endswith(".c"))
         tested = sorted(n[len("test_"):] for n in dir(self)

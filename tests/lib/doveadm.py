@@ -6,12 +6,17 @@ it as root. Used by the tests that check Mailroom against Dovecot.
 """
 import os
 import pwd
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+# Dovecot's IMAP server process, which serves one preauthenticated session
+# over stdin and stdout when started by hand.
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"
 TIMEOUT = 60
 
 
@@ -64,5 +69,85 @@ class Sandbox:
                               stderr=subprocess.STDOUT, text=text, timeout=TIMEOUT,
                               preexec_fn=self.demote if demote else None)
 
+    def imap(self, maildir, env=None):
+        """A preauthenticated Dovecot IMAP session on maildir (an
+        ImapSession). Skips the test when the imap binary is missing."""
+        if not os.access(DOVECOT_IMAP, os.X_OK):
+            raise unittest.SkipTest(f"{DOVECOT_IMAP} is not installed (dovecot-imapd)")
+        env = dict(os.environ, USER="mruser", HOME=self.path("home"), **(env or {}))
+        cmd = [DOVECOT_IMAP, "-c", self.conf, "-o", f"mail_location=maildir:{maildir}",
+               "-o", f"mail_uid={self.uid}", "-o", f"mail_gid={self.gid}",
+               "-o", f"first_valid_uid={self.uid}", "-o", f"first_valid_gid={self.gid}"]
+        return ImapSession(cmd, env, self.demote)
+
     def remove(self):
         shutil.rmtree(self.top, ignore_errors=True)
+
+
+class ImapSession:
+    """Dovecot's imap process serving one preauthenticated session over
+    pipes. command() sends one command and returns everything the server
+    wrote up to and including its tagged reply (bytes)."""
+
+    def __init__(self, cmd, env, preexec_fn):
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     preexec_fn=preexec_fn)
+        self.buf = bytearray()
+        self.scan = 0
+        self.greeting = self._read_until(None)
+
+    def _complete(self, tag):
+        """Length of the reply ending with the tagged line (or the first
+        line when tag is None), 0 while incomplete. Literals ({n} at a
+        line's end) are stepped over; self.scan keeps the place where the
+        last look stopped, so a long reply is scanned once."""
+        pos = self.scan
+        while True:
+            end = self.buf.find(b"\r\n", pos) if pos <= len(self.buf) else -1
+            if end < 0:
+                self.scan = pos
+                return 0
+            line = self.buf[pos:end]
+            if tag is None or line.startswith(tag + b" "):
+                self.scan = 0
+                return end + 2
+            pos = end + 2
+            if line.endswith(b"}") and b"{" in line:
+                size = line[line.rindex(b"{") + 1:-1].rstrip(b"+")
+                if size.isdigit():
+                    pos += int(size)
+
+    def _read_until(self, tag):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            n = self._complete(tag)
+            if n > 0:
+                out = bytes(self.buf[:n])
+                del self.buf[:n]
+                return out
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise TimeoutError(f"no reply to {tag!r} from Dovecot's imap")
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise EOFError(f"Dovecot's imap closed before {tag!r}: {self.buf[-300:]!r}")
+            self.buf += chunk
+
+    def command(self, tag, line):
+        """line: bytes after the tag, without CRLF (literal+ allowed)."""
+        self.proc.stdin.write(tag.encode() + b" " + line + b"\r\n")
+        self.proc.stdin.flush()
+        return self._read_until(tag.encode())
+
+    def close(self):
+        try:
+            self.command("zz", b"LOGOUT")
+        except (OSError, EOFError, TimeoutError):
+            pass
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

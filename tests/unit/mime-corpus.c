@@ -11,7 +11,8 @@ const char *const mime_corpus_files[] = {
 	"no-boundary-found.eml", "no-boundary-param.eml", "bad-content-type.eml",
 	"quoted-boundary.eml", "8bit-headers.eml", "empty-body.eml", "no-headers.eml",
 	"unterminated-headers.eml", "groups.eml", "nul-bytes.eml", "bare-cr-mixed-eol.eml",
-	"digest.eml", "deep-nesting.eml", "message-no-end.eml", NULL,
+	"digest.eml", "deep-nesting.eml", "message-no-end.eml", "qp-latin1.eml",
+	"base64-utf8.eml", "folded-lf.eml", "no-date.eml", "bad-date.eml", NULL,
 };
 
 char *mime_corpus_load(const char *name, size_t *len_r)
