@@ -38,6 +38,11 @@ struct daemon_info {
 	/* The loop has ended (or start-up failed after started() succeeded):
 	 * free what started() built. May be NULL. */
 	void (*stopped)(struct daemon *d);
+	/* SIGTERM/SIGINT: the listeners are closed, the connections still
+	 * open; sessions that would wait for their client (IMAP) say goodbye
+	 * and close, and handles that would keep the loop running (the authd
+	 * client's connections) are closed. May be NULL. */
+	void (*stopping)(struct daemon *d);
 };
 
 /* The keys every daemon has. */
