@@ -4,6 +4,7 @@
 #include "authd-client.h"
 #include "buf.h"
 #include "imap-session.h"
+#include "notify.h"
 
 /* What imap-session.c keeps per connection beyond struct imap_client,
  * and the hooks the session's own commands (AUTHENTICATE, IDLE) use. */
@@ -34,6 +35,12 @@ struct imap_session {
 	char *auth_mech;
 	bool auth_ir;               /* SASL-IR was used */
 	char *auth_login;           /* LOGIN's user name, for the log */
+	/* IDLE */
+	struct mbs_notify_watch *watch;
+	bool idle_syncing;          /* a sync is out */
+	bool idle_again;            /* another change came meanwhile */
+	bool idle_done;             /* DONE read: finish after the sync */
+	bool idle_bad;              /* ...and it was not DONE */
 };
 
 static inline struct imap_session *imap_session_of(struct imap_client *c)

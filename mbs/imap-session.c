@@ -737,6 +737,7 @@ static void imap_on_close(void *session, struct conn *conn)
 	if (s->user_req != NULL)
 		authd_client_cancel(s->user_req);
 	s->auth_req = s->user_req = NULL;
+	mbs_notify_remove(&s->watch);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else if (c->mbs->imap_sessions == s)

@@ -11,6 +11,7 @@
 #include "imap-session.h"
 #include "log.h"
 #include "mbs.h"
+#include "notify.h"
 #include "xalloc.h"
 
 const struct cfg_def mbs_defs[] = {
@@ -83,6 +84,15 @@ static int mbs_check(const struct cfg *cfg, const char **error_r)
 	return 0;
 }
 
+static void mbs_notify_settings(const struct cfg *cfg, struct mbs_notify_settings *set)
+{
+	*set = (struct mbs_notify_settings){
+		.mode = cfg_enum(cfg, "mailbox_notify") == 0 ? MBS_NOTIFY_INOTIFY : MBS_NOTIFY_POLL,
+		.poll_ms = cfg_time(cfg, "mailbox_poll_interval") * 1000,
+		.revalidate_ms = cfg_time(cfg, "mailbox_revalidate_interval") * 1000,
+	};
+}
+
 static int mbs_started(struct daemon *d, const char **error_r)
 {
 	const struct cfg *cfg = daemon_cfg(d);
@@ -93,12 +103,15 @@ static int mbs_started(struct daemon *d, const char **error_r)
 			? cfg_str(cfg, "authd_auth_socket") : NULL,
 		.timeout_ms = cfg_time(cfg, "authd_timeout") * 1000,
 	};
+	struct mbs_notify_settings nset;
 
 	(void)error_r;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	mbs_hostname(m, cfg);
 	m->authd = authd_client_new(m->loop, &set);
+	mbs_notify_settings(cfg, &nset);
+	m->notify = mbs_notify_new(m->loop, &nset);
 	daemon_set_context(d, m);
 	log_info(NULL, "mbs hostname=%s", m->hostname);
 	return 0;
@@ -106,7 +119,13 @@ static int mbs_started(struct daemon *d, const char **error_r)
 
 static void mbs_reloaded(struct daemon *d)
 {
-	mbs_hostname(daemon_context(d), daemon_cfg(d));
+	struct mbs *m = daemon_context(d);
+	struct mbs_notify_settings nset;
+
+	mbs_hostname(m, daemon_cfg(d));
+	/* new intervals apply now; the mode stays until a restart */
+	mbs_notify_settings(daemon_cfg(d), &nset);
+	mbs_notify_set(m->notify, &nset);
 }
 
 /* SIGTERM: sessions wait for the next command forever, so tell them to
@@ -130,6 +149,9 @@ static void mbs_stopped(struct daemon *d)
 	if (m == NULL)
 		return;
 	authd_client_free(m->authd);
+	mbs_notify_free(m->notify);
+	/* let the handles' close callbacks run (they free the notifier) */
+	uv_run(m->loop, UV_RUN_NOWAIT);
 	free(m);
 	daemon_set_context(d, NULL);
 }

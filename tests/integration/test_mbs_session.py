@@ -420,6 +420,81 @@ class Reader(unittest.TestCase):
         c.logout()
 
 
+class Extensions(unittest.TestCase):
+    def test_id(self):
+        r = Raw(env().mbs.imap_port)
+        untagged, tagged = r.cmd("a", 'ID ("name" "TestClient" "version" "1.0")')
+        self.assertEqual(tagged, "a OK ID completed.")
+        self.assertTrue(untagged[0].startswith('* ID ("name" "Mailroom"'), untagged)
+        self.assertTrue(r.cmd("b", "ID NIL")[1].startswith("b OK"))
+        self.assertTrue(r.cmd("c", 'ID ("name")')[1].startswith("c BAD"))
+        self.assertTrue(r.cmd("d", "ID")[1].startswith("d BAD"))
+        self.assertTrue(r.cmd("e", 'ID ("%s" "x")' % ("k" * 31))[1].startswith("e BAD"))
+        self.assertTrue(r.cmd("f", 'ID (name "x")')[1].startswith("f BAD"))
+        r.close()
+        wait_log(env().mbs.log, "imap: id name=TestClient version=1.0")
+
+    def test_namespace(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.cmd("a", "NAMESPACE")[1], "a BAD Log in first")
+        r.login()
+        untagged, tagged = r.cmd("b", "NAMESPACE")
+        self.assertEqual(untagged, ['* NAMESPACE (("" ".")) NIL NIL'])
+        self.assertEqual(tagged, "b OK Namespace completed.")
+        self.assertTrue(r.cmd("c", "NAMESPACE x")[1].startswith("c BAD"))
+        r.close()
+
+    def test_enable(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.cmd("a", "ENABLE UTF8=ACCEPT")[1], "a BAD Log in first")
+        r.login()
+        # 8-bit in a quoted string is refused before UTF8=ACCEPT
+        self.assertTrue(r.cmd("b", 'ID ("name" "Ünïcode")')[1].startswith("b BAD"))
+        untagged, tagged = r.cmd("c", "ENABLE UTF8=ACCEPT X-UNKNOWN")
+        self.assertEqual(untagged, ["* ENABLED UTF8=ACCEPT"])
+        self.assertEqual(tagged, "c OK Enabled.")
+        # enabling again reports nothing new
+        self.assertEqual(r.cmd("d", "ENABLE UTF8=ACCEPT")[0], ["* ENABLED"])
+        self.assertTrue(r.cmd("e", 'ID ("name" "Ünïcode")')[1].startswith("e OK"))
+        self.assertTrue(r.cmd("f", "ENABLE")[1].startswith("f BAD"))
+        r.close()
+
+    def test_capabilities_after_login(self):
+        c = env().mbs.login()
+        cap = set(c.capability()[1][0].decode().split())
+        for name in ("ID", "ENABLE", "IDLE", "NAMESPACE", "UTF8=ACCEPT", "LITERAL+"):
+            self.assertIn(name, cap)
+        c.logout()
+
+
+class Idle(unittest.TestCase):
+    def test_idle_done_authenticated(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        r.close()
+
+    def test_idle_not_done(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send("NOOP\r\n")
+        self.assertEqual(r.until("i")[1], "i BAD Expected DONE.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        self.assertTrue(r.cmd("x", "IDLE now")[1].startswith("x BAD"))
+        r.close()
+
+    def test_idle_before_login(self):
+        r = Raw(env().mbs.imap_port)
+        self.assertEqual(r.cmd("i", "IDLE")[1], "i BAD Log in first")
+        r.close()
+
+
 class Logout(unittest.TestCase):
     def test_logout(self):
         r = Raw(env().mbs.imap_port)
