@@ -130,16 +130,22 @@ static void mbs_reloaded(struct daemon *d)
 
 /* SIGTERM: sessions wait for the next command forever, so tell them to
  * go (RFC 3501 7.1.5 BYE) rather than wait out shutdown_timeout. */
+static void mbs_quiesce(struct daemon *d)
+{
+	struct mbs *m = daemon_context(d);
+
+	if (m != NULL)
+		imap_sessions_shutdown(m);
+}
+
+/* The last session is gone: the authd client's sockets must not keep
+ * the loop running. */
 static void mbs_stopping(struct daemon *d)
 {
 	struct mbs *m = daemon_context(d);
 
-	if (m == NULL)
-		return;
-	imap_sessions_shutdown(m);
-	/* its connections to authd would keep the loop running */
-	authd_client_free(m->authd);
-	m->authd = NULL;
+	if (m != NULL)
+		authd_client_weaken(m->authd);
 }
 
 static void mbs_stopped(struct daemon *d)
@@ -168,6 +174,7 @@ int main(int argc, char **argv)
 		.check = mbs_check,
 		.started = mbs_started,
 		.reloaded = mbs_reloaded,
+		.quiesce = mbs_quiesce,
 		.stopping = mbs_stopping,
 		.stopped = mbs_stopped,
 	};
