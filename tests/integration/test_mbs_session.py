@@ -22,6 +22,11 @@ MAX_BAD = 5
 class Env:
     def __init__(self):
         self.authd = Authd()
+        # a mailbox without IMAP: its password is right, the service is off
+        with open(os.path.join(self.authd.tmp, "users"), "a") as f:
+            f.write("noimap@example.test:{PLAIN}noimap::::::services=smtp,pop3,deliver\n")
+        self.authd.kill()
+        self.authd.start()
         self.mbs = MbsDaemon(self.authd, extra=f"imap_max_bad_commands = {MAX_BAD}\n"
                              "imap_max_line = 2k\nimap_max_literal = 4k\n"
                              "imap_append_limit = 10k\n")
@@ -231,8 +236,24 @@ class Login(unittest.TestCase):
         r = Raw(env().mbs.imaps_port, tls=True)
         self.assertTrue(r.login("nobody@example.test", "x").startswith(
             "L NO [AUTHENTICATIONFAILED]"))
-        self.assertTrue(r.login("off@example.test", "off").startswith("L NO ["))
+        self.assertTrue(r.login("off@example.test", "off").startswith(
+            "L NO [AUTHORIZATIONFAILED]"))
+        self.assertTrue(r.login("off@example.test", "wrong").startswith(
+            "L NO [AUTHENTICATIONFAILED]"))
         r.close()
+
+    def test_imap_disabled(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.login("noimap@example.test", "noimap"),
+                         "L NO [AUTHORIZATIONFAILED] IMAP access is disabled for this account.")
+        self.assertTrue(r.login("noimap@example.test", "bad").startswith(
+            "L NO [AUTHENTICATIONFAILED]"))
+        ir = base64.b64encode(b"\0noimap@example.test\0noimap").decode()
+        self.assertTrue(r.cmd("a", f"AUTHENTICATE PLAIN {ir}")[1].startswith(
+            "a NO [AUTHORIZATIONFAILED]"))
+        r.close()
+        self.assertIn("imap-login: refused (disabled) user=<noimap@example.test>",
+                      env().mbs.logtext())
 
     def test_login_syntax(self):
         r = Raw(env().mbs.imaps_port, tls=True)
