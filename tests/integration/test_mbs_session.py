@@ -547,6 +547,60 @@ class Outage(unittest.TestCase):
             authd.stop()
 
 
+class Proxy(unittest.TestCase):
+    """PROXY protocol (HAProxy v1) on both listeners from a trusted network:
+    the client address in the log and in authd's request is the one the
+    header names."""
+
+    def test_proxy_v1_both_listeners(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-proxy", proxy=True)
+        try:
+            for port, tls in ((mbs.imap_port, False), (mbs.imaps_port, True)):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                sock.sendall(b"PROXY TCP4 192.0.2.99 192.0.2.1 40000 %d\r\n" % port)
+                if tls:
+                    sock = mbs.ssl_context().wrap_socket(sock)
+                r = Raw.__new__(Raw)
+                r.mbs, r.sock, r.buf = mbs, sock, b""
+                self.assertTrue(r.line().startswith("* OK [CAPABILITY"))
+                if not tls:
+                    r.starttls()
+                # authd is told the address too (its failure log shows it)
+                self.assertTrue(r.login(password="bad").startswith("L NO"))
+                self.assertTrue(r.login().startswith("L OK"))
+                r.close()
+            log = mbs.logtext()
+            self.assertIn("imap-login: user=<demo@example.test> rip=192.0.2.99", log)
+            self.assertNotIn("rip=127.0.0.1 method", log)
+            wait_log(authd.log, "192.0.2.99")
+        finally:
+            mbs.stop()
+            authd.stop()
+
+    def test_proxy_header_required(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-proxy2", proxy=True)
+        try:
+            sock = socket.create_connection(("127.0.0.1", mbs.imap_port), timeout=TIMEOUT)
+            sock.sendall(b"a CAPABILITY\r\n")
+            sock.settimeout(TIMEOUT)
+            data = b""
+            try:
+                while True:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            self.assertNotIn(b"a OK", data)
+            sock.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
 class Timeouts(unittest.TestCase):
     def test_idle_timeout_and_sigterm(self):
         authd = Authd()
