@@ -514,7 +514,13 @@ static void imap_literal(struct imap_client *c)
 	bool sync = imap_parser_literal_sync(c->parser);
 
 	if (imap_is_append_message(c)) {
-		if (size > cfg_size(cfg, "imap_append_limit")) {
+		uint64_t held = 0;
+
+		/* one message, or several (MULTIAPPEND) together, up to the limit */
+		for (size_t i = 0; i < s->nstreams; i++)
+			held += s->streams[i].len;
+		if (size > cfg_size(cfg, "imap_append_limit") ||
+		    held + size > cfg_size(cfg, "imap_append_limit")) {
 			/* RFC 7889 APPENDLIMIT, RFC 4469 TOOBIG */
 			imap_parser_literal_reject(c->parser, "[TOOBIG] Message too large", true);
 			imap_parse_error(c);

@@ -403,6 +403,30 @@ class Reader(unittest.TestCase):
         self.assertNotIn("x OK", r.buf.decode())
         r.close()
 
+    def test_append_literals(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        # over imap_append_limit (10k): refused before a byte is sent
+        r.send("a APPEND INBOX {20000}\r\n")
+        line = r.line()
+        self.assertTrue(line.startswith("a NO [TOOBIG]"), line)
+        # LITERAL+: read and dropped, never run as commands
+        body = b"x NOOP\r\n" * 2500
+        r.send(b"b APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n")
+        line = r.line()
+        self.assertTrue(line.startswith("b NO [TOOBIG]"), line)
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        # over imap_max_literal (4k) but within the APPEND limit: accepted
+        # and handed to APPEND
+        msg = b"Subject: big\r\n\r\n" + b"y" * 6000 + b"\r\n"
+        r.send(b"c APPEND INBOX {%d}\r\n" % len(msg))
+        self.assertEqual(r.line(), "+ OK")
+        r.send(msg + b"\r\n")
+        _, tagged = r.until("c")
+        self.assertNotIn("TOOBIG", tagged)
+        self.assertTrue(r.cmd("m", "NOOP")[1].startswith("m OK"))
+        r.close()
+
     def test_long_line(self):
         r = Raw(env().mbs.imap_port)
         # over imap_max_line (2k) and over the reader's hard limit (1M)
