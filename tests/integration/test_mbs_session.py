@@ -11,8 +11,10 @@ import ssl
 import time
 import unittest
 
-from mbstest import Authd, MbsDaemon, user_maildir
-from mtatest import wait_log
+import smtplib
+
+from mbstest import Authd, MbsDaemon, deliver, user_maildir
+from mtatest import MtaDaemon, wait_log
 
 TIMEOUT = 10
 ENV = None
@@ -538,6 +540,152 @@ class Idle(unittest.TestCase):
         r = Raw(env().mbs.imap_port)
         self.assertEqual(r.cmd("i", "IDLE")[1], "i BAD Log in first")
         r.close()
+
+
+MESSAGE = "From: a@remote.test\r\nTo: demo@example.test\r\nSubject: {}\r\n\r\nbody\r\n"
+
+
+class Updates(unittest.TestCase):
+    """Untagged updates in the selected state: while IDLE (RFC 2177) and
+    before a tagged OK. They need SELECT, which another file provides:
+    without it in the build these are skipped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.authd = Authd()
+        cls.mbs = MbsDaemon(cls.authd, name="mbs-updates",
+                            extra="mailbox_revalidate_interval = 1h\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mbs.stop()
+        cls.authd.stop()
+
+    def selected(self):
+        r = Raw(self.mbs.imaps_port, tls=True, mbs=self.mbs)
+        self.assertTrue(r.login().startswith("L OK"))
+        untagged, tagged = r.cmd("s", "SELECT INBOX")
+        if "[CANNOT]" in tagged:
+            r.close()
+            self.skipTest("SELECT is not in this build yet")
+        self.assertTrue(tagged.startswith("s OK"), tagged)
+        exists = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")]
+        return r, exists[-1]
+
+    def wait_untagged(self, r, want, timeout=5):
+        """Lines until one holds want (bounded in time)."""
+        r.sock.settimeout(timeout)
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = r.line()
+            seen.append(line)
+            if want in line:
+                return seen
+        self.fail(f"{want!r} not seen in {seen}")
+
+    def test_idle_sees_deliver(self):
+        r, n = self.selected()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("idle-1"))
+        self.wait_untagged(r, f"* {n + 1} EXISTS")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("idle-2"))
+        self.wait_untagged(r, f"* {n + 2} EXISTS")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        r.close()
+
+    def test_idle_sees_mta_delivery(self):
+        mta = MtaDaemon(self.authd)
+        try:
+            r, n = self.selected()
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+            with smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT) as s:
+                s.sendmail("a@remote.test", ["demo@example.test"], MESSAGE.format("via-mta"))
+            self.wait_untagged(r, f"* {n + 1} EXISTS", timeout=10)
+            r.send("DONE\r\n")
+            self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+            r.close()
+        finally:
+            mta.stop()
+
+    def test_idle_sees_expunge_and_flags_from_elsewhere(self):
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("to-go"))
+        r, n = self.selected()
+        cur = os.path.join(user_maildir(self.mbs.mail_root, "demo@example.test"), "cur")
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        # another writer flags the last message, then removes it
+        names = sorted(os.listdir(cur), key=lambda x: os.stat(os.path.join(cur, x)).st_mtime)
+        last = [x for x in names if "to-go" in open(os.path.join(cur, x)).read()][-1]
+        flagged = last.split(":2,")[0] + ":2,F"
+        os.rename(os.path.join(cur, last), os.path.join(cur, flagged))
+        line = self.wait_untagged(r, " FETCH (FLAGS (")[-1]
+        self.assertIn("\\Flagged", line)
+        os.unlink(os.path.join(cur, flagged))
+        self.wait_untagged(r, " EXPUNGE")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        r.close()
+
+    def test_noop_reports_changes(self):
+        r, n = self.selected()
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("noop"))
+        untagged, tagged = r.cmd("n", "NOOP")
+        self.assertEqual(tagged, "n OK NOOP completed.")
+        self.assertIn(f"* {n + 1} EXISTS", untagged)
+        r.close()
+
+    def test_idle_two_sessions_share_a_watch(self):
+        a, n = self.selected()
+        b, _ = self.selected()
+        for r in (a, b):
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("both"))
+        for r in (a, b):
+            self.wait_untagged(r, "EXISTS")
+            r.send("DONE\r\n")
+            self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+            r.close()
+
+
+class PollAndRevalidate(unittest.TestCase):
+    """mailbox_notify = poll, and revalidation alone (as on NFS, where no
+    inotify event comes): IDLE still sees a delivery."""
+
+    def run_idle(self, extra):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-poll", extra=extra)
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            r.login()
+            untagged, tagged = r.cmd("s", "SELECT INBOX")
+            if "[CANNOT]" in tagged:
+                self.skipTest("SELECT is not in this build yet")
+            n = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")][-1]
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+            time.sleep(0.3)
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("poll"))
+            r.sock.settimeout(5)
+            self.assertEqual(r.line(), f"* {n + 1} EXISTS")
+            r.send("DONE\r\n")
+            self.assertTrue(r.until("i")[1].startswith("i OK"))
+            r.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+    def test_poll(self):
+        self.run_idle("mailbox_notify = poll\nmailbox_poll_interval = 1s\n")
+
+    def test_revalidate_only(self):
+        # polling every hour, inotify off: only revalidation can see it
+        self.run_idle("mailbox_notify = poll\nmailbox_poll_interval = 1h\n"
+                      "mailbox_revalidate_interval = 1s\n")
 
 
 class Logout(unittest.TestCase):
