@@ -625,8 +625,11 @@ static void imap_on_too_long(void *session, struct conn *conn)
 
 	(void)conn;
 	if (s->line_fn != NULL) {
-		/* AUTHENTICATE response or IDLE's DONE too long */
-		imap_client_untagged(c, "BAD Line too long");
+		/* an AUTHENTICATE response or IDLE's DONE that long is neither:
+		 * the command's reader refuses it as invalid and ends */
+		static const struct lr_line invalid = { .data = "", .len = 0, .flags = LR_F_NUL };
+
+		s->line_fn(c, &invalid);
 		return;
 	}
 	imap_parser_reset(c->parser);

@@ -319,6 +319,19 @@ class Authenticate(unittest.TestCase):
         self.assertTrue(tagged.startswith("a OK"), tagged)
         r.close()
 
+    def test_long_response_line(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ ")
+        r.send("QUFB" * 3000 + "\r\n")
+        self.assertTrue(r.until("a")[1].startswith("a BAD"))
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ ")
+        r.send(b"x" * (1100 * 1024) + b"\r\n")
+        self.assertTrue(r.until("b")[1].startswith("b BAD"))
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        r.close()
+
     def test_imaplib_authenticate(self):
         c = env().mbs.imaps()
         typ, _ = c.authenticate("PLAIN", lambda _: b"\0demo@example.test\0demo")
@@ -534,6 +547,16 @@ class Idle(unittest.TestCase):
         self.assertEqual(r.until("i")[1], "i BAD Expected DONE.")
         self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
         self.assertTrue(r.cmd("x", "IDLE now")[1].startswith("x BAD"))
+        r.close()
+
+    def test_idle_long_line(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send(b"D" * (1100 * 1024) + b"\r\n")
+        self.assertEqual(r.until("i")[1], "i BAD Expected DONE.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
         r.close()
 
     def test_idle_before_login(self):
