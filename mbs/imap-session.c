@@ -726,7 +726,6 @@ static void imap_client_free(struct imap_client *c)
 	free(s->pending_text);
 	free(s->auth_mech);
 	free(s->auth_login);
-	free(c->cmd_ctx);
 	free(s);
 	free(c);
 }

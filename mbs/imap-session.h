@@ -76,7 +76,9 @@ struct imap_client {
 	bool gone;                       /* the connection closed meanwhile */
 	bool idling;
 	struct imap_parser *parser;
-	/* Private to imap-session.c and the command that owns it. */
+	/* Private to imap-session.c and the command that owns it. The
+	 * session never frees cmd_ctx: the command does (its worker's done
+	 * callback runs even when the client is gone). */
 	void *cmd_ctx;
 	void *session_private;
 };
