@@ -561,3 +561,79 @@ void imap_list_build(const struct imap_list_args *a, const struct mbox_folder_li
 		free(e.v[i].name);
 	free(e.v);
 }
+
+/* ---- names, refusals, special use ---- */
+
+int imap_mailbox_arg(const struct imap_arg *arg, bool utf8, char **stored_r,
+		     const char **error_r)
+{
+	const char *name = imap_arg_astring(arg);
+	struct buf out;
+
+	*stored_r = NULL;
+	if (name == NULL) {
+		*error_r = "Invalid mailbox name argument";
+		return -1;
+	}
+	buf_init(&out, BUF_NO_LIMIT);
+	if (imap_mailbox_name_check(name, utf8 ? IMAP_MAILBOX_UTF8 : 0, &out, error_r) < 0) {
+		buf_free(&out);
+		return 0;
+	}
+	*stored_r = buf_steal(&out);
+	return 1;
+}
+
+const char *imap_mbox_error_code(const char *text)
+{
+	static const struct {
+		const char *text, *code;
+	} codes[] = {
+		{ "Mailbox already exists", "[ALREADYEXISTS] " },
+		{ "Target mailbox already exists", "[ALREADYEXISTS] " },
+		{ "Mailbox doesn't exist", "[NONEXISTENT] " },
+		/* IMAP4rev2 (RFC 9051) 7.1: a \Noselect parent */
+		{ "Mailbox has children, delete them first", "[HASCHILDREN] " },
+		{ "Invalid mailbox name", "[CANNOT] " },
+		{ "Cannot rename a mailbox into itself", "[CANNOT] " },
+		{ "The new name of a child folder is too long", "[CANNOT] " },
+		{ "INBOX cannot be deleted", "[CANNOT] " },
+	};
+
+	if (text == NULL || text[0] == '[')
+		return "";
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		if (strcmp(text, codes[i].text) == 0)
+			return codes[i].code;
+	}
+	return "";
+}
+
+static const struct {
+	const char *attr, *name;
+	unsigned flag;
+} imap_special_uses[] = {
+	{ "\\Sent", "Sent", MBOX_FOLDER_SENT },
+	{ "\\Drafts", "Drafts", MBOX_FOLDER_DRAFTS },
+	{ "\\Trash", "Trash", MBOX_FOLDER_TRASH },
+	{ "\\Junk", "Junk", MBOX_FOLDER_JUNK },
+	{ "\\Archive", "Archive", MBOX_FOLDER_ARCHIVE },
+};
+
+unsigned imap_special_use_parse(const char *attr)
+{
+	for (size_t i = 0; i < sizeof(imap_special_uses) / sizeof(imap_special_uses[0]); i++) {
+		if (strcasecmp(attr, imap_special_uses[i].attr) == 0)
+			return imap_special_uses[i].flag;
+	}
+	return 0;
+}
+
+unsigned imap_special_use_of_name(const char *stored)
+{
+	for (size_t i = 0; i < sizeof(imap_special_uses) / sizeof(imap_special_uses[0]); i++) {
+		if (strcmp(stored, imap_special_uses[i].name) == 0)
+			return imap_special_uses[i].flag;
+	}
+	return 0;
+}

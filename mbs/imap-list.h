@@ -88,6 +88,24 @@ void imap_list_build(const struct imap_list_args *a, const struct mbox_folder_li
 		     int (*status)(void *ctx, const char *stored_name, struct mbox_status *st_r),
 		     void *status_ctx, struct buf *out);
 
+/* A mailbox name argument (astring) in its stored form (allocated):
+ * 1; 0 with *error_r when it is no valid name (reply NO); -1 when the
+ * argument is no astring (reply BAD). */
+int imap_mailbox_arg(const struct imap_arg *arg, bool utf8, char **stored_r,
+		     const char **error_r);
+
+/* The response code that fits a refusal text of the mailbox layer
+ * ("[ALREADYEXISTS] ", "[NONEXISTENT] ", ...; "" when none, or when the
+ * text has its own). */
+const char *imap_mbox_error_code(const char *text);
+
+/* RFC 6154 attributes and the folder names that carry them (special use
+ * goes by the name, as in the mailbox layer). */
+/* "\Sent" (any case) -> MBOX_FOLDER_SENT...; 0 when unknown. */
+unsigned imap_special_use_parse(const char *attr);
+/* The special-use flag of a stored name, 0 for none. */
+unsigned imap_special_use_of_name(const char *stored);
+
 /* Whether the folder lists must include the subscriptions. */
 static inline bool imap_list_needs_subs(const struct imap_list_args *a)
 {

@@ -371,8 +371,70 @@ static void test_build(void)
 	mbox_folder_list_free(&fixture_subs);
 }
 
+/* ---- mailbox name arguments, refusals, special use ---- */
+
+static void check_mailbox_arg(const char *line, bool utf8, int want_ret, const char *want)
+{
+	struct imap_command *cmd;
+	char *log = imap_test_drive(line, strlen(line), 0, 0, NULL, utf8, 0, &cmd);
+	const char *error = NULL;
+	char *stored = NULL;
+	int ret;
+
+	CHECK(cmd != NULL && cmd->count == 1);
+	if (cmd != NULL && cmd->count == 1) {
+		ret = imap_mailbox_arg(&cmd->args[0], utf8, &stored, &error);
+		CHECK_INT(ret, want_ret);
+		CHECK_STR(ret > 0 ? stored : error, want);
+	}
+	free(stored);
+	imap_command_free(&cmd);
+	free(log);
+}
+
+static void test_mailbox_arg(void)
+{
+	check_mailbox_arg("a X inbox\r\n", false, 1, "INBOX");
+	check_mailbox_arg("a X Inbox.Sub\r\n", false, 1, "INBOX.Sub");
+	check_mailbox_arg("a X \"x y\"\r\n", false, 1, "x y");
+	check_mailbox_arg("a X caf&AOk-\r\n", false, 1, "caf&AOk-");
+	check_mailbox_arg("a X \"caf\xc3\xa9\"\r\n", true, 1, "caf&AOk-");
+	check_mailbox_arg("a X &-\r\n", true, 1, "&--");
+	/* traversal and tricks are refused before any path is built */
+	check_mailbox_arg("a X ..\r\n", false, 0, "Mailbox name has an empty level");
+	check_mailbox_arg("a X \"../etc\"\r\n", false, 0, "Mailbox name contains /, % or *");
+	check_mailbox_arg("a X .hidden\r\n", false, 0, "Mailbox name has an empty level");
+	check_mailbox_arg("a X a..b\r\n", false, 0, "Mailbox name has an empty level");
+	check_mailbox_arg("a X a/b\r\n", false, 0, "Mailbox name contains /, % or *");
+	check_mailbox_arg("a X ~root\r\n", false, 0, "Mailbox name level starts with ~");
+	check_mailbox_arg("a X \"\"\r\n", false, 0, "Empty mailbox name");
+	check_mailbox_arg("a X &Jjo\r\n", false, 0, "mUTF-7: unterminated or invalid BASE64 run");
+	check_mailbox_arg("a X (list)\r\n", false, -1, "Invalid mailbox name argument");
+	check_mailbox_arg("a X a*\r\n", false, -1, "Invalid mailbox name argument");
+}
+
+static void test_codes(void)
+{
+	CHECK_STR(imap_mbox_error_code("Mailbox already exists"), "[ALREADYEXISTS] ");
+	CHECK_STR(imap_mbox_error_code("Target mailbox already exists"), "[ALREADYEXISTS] ");
+	CHECK_STR(imap_mbox_error_code("Mailbox doesn't exist"), "[NONEXISTENT] ");
+	CHECK_STR(imap_mbox_error_code("Mailbox has children, delete them first"),
+		  "[HASCHILDREN] ");
+	CHECK_STR(imap_mbox_error_code("INBOX cannot be deleted"), "[CANNOT] ");
+	CHECK_STR(imap_mbox_error_code("[OVERQUOTA] Quota exceeded"), "");
+	CHECK_STR(imap_mbox_error_code("something else"), "");
+	CHECK_INT(imap_special_use_parse("\\sent"), MBOX_FOLDER_SENT);
+	CHECK_INT(imap_special_use_parse("\\Archive"), MBOX_FOLDER_ARCHIVE);
+	CHECK_INT(imap_special_use_parse("\\All"), 0);
+	CHECK_INT(imap_special_use_of_name("Junk"), MBOX_FOLDER_JUNK);
+	CHECK_INT(imap_special_use_of_name("junk"), 0);
+	CHECK_INT(imap_special_use_of_name("INBOX"), 0);
+}
+
 int main(void)
 {
+	test_run("mailbox name arguments", test_mailbox_arg);
+	test_run("refusal codes and special use", test_codes);
 	test_run("list arguments", test_args);
 	test_run("list pattern too long", test_long_pattern);
 	test_run("list pattern matching", test_match);
