@@ -1,10 +1,12 @@
 /* APPEND (RFC 3501 6.3.11) with [APPENDUID] (RFC 4315 UIDPLUS). The
  * message is on stable storage before the OK: mbox_append writes,
  * fsyncs and renames it into place. APPENDLIMIT (RFC 7889) is enforced by
- * the session when the literal is announced, before it is read. */
+ * the session when the literal is announced, before it is read; the
+ * session hands the message over with imap_client_literal(). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "imap-args.h"
 #include "imap-cmd-folder.h"
 #include "imap-commands.h"
@@ -15,7 +17,7 @@ struct append_ctx {
 	char *name;
 	struct imap_flags flags;
 	time_t internaldate;
-	const char *data;            /* the literal, owned by the command */
+	char *data;                  /* the message, taken from the session */
 	size_t len;
 	uint32_t uidvalidity, uid;
 	int ret;
@@ -51,6 +53,7 @@ static void append_done(struct imap_client *c, void *ctx)
 			imap_cmd_mbox_fail(c, a->ret, a->error);
 	}
 	imap_flags_free(&a->flags);
+	free(a->data);
 	free(a->name);
 	free(a);
 }
@@ -69,7 +72,8 @@ IMAP_CMD(append)
 		return;
 	}
 	msg = &cmd->args[cmd->count - 1];
-	if (msg->type != IMAP_ARG_LITERAL || msg->str == NULL) {
+	if (msg->type != IMAP_ARG_LITERAL ||
+	    (msg->streamed && imap_client_literal_count(c) != 1)) {
 		imap_client_bad(c, "APPEND's message must be a literal");
 		return;
 	}
@@ -106,7 +110,15 @@ IMAP_CMD(append)
 	}
 	a->user = &c->mbox_user;
 	a->name = name;
-	a->data = msg->str;
-	a->len = msg->len;
+	if (msg->streamed) {
+		struct buf *data = imap_client_literal(c, 0);
+
+		a->len = data->len;
+		a->data = buf_steal(data);
+	} else {
+		a->len = msg->len;
+		a->data = xmalloc(msg->len + 1);
+		memcpy(a->data, msg->str, msg->len + 1);
+	}
 	imap_client_work(c, append_work, append_done, a);
 }
