@@ -398,10 +398,12 @@ static bool imap_list_matches(const struct imap_list_args *a, const char *stored
 	return ret;
 }
 
+/* Parents (childinfo or lsub_parent) may repeat a name already listed;
+ * the folder lists' own names are unique. */
 static void imap_list_add(struct imap_list_entries *e, const char *name, size_t len,
 			  unsigned flags, bool childinfo, bool lsub_parent)
 {
-	for (size_t i = 0; i < e->count; i++) {
+	for (size_t i = 0; (childinfo || lsub_parent) && i < e->count; i++) {
 		if (strncmp(e->v[i].name, name, len) == 0 && e->v[i].name[len] == '\0')
 			return;
 	}

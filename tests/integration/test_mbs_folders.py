@@ -553,6 +553,36 @@ class TestDovecotListsTheSameTree(FolderBase):
         self.assertIn("Projects.2024", ours)
         self.assertEqual(ours["Projects"], {"\\Noselect", "\\HasChildren"})
 
+    def test_dovecot_tree_served(self):
+        """The other way: a tree Dovecot made, served by Mailroom."""
+        box = doveadm.Sandbox("mr-folders-", ("mail/cur", "mail/new", "mail/tmp"))
+        self.addCleanup(box.remove)
+        maildir = box.path("mail")
+        box.chown_all()
+        session = box.imap(maildir)
+        for i, line in enumerate([b"CREATE Sent", b"CREATE Lists.Dev.Old", b"CREATE Lists.Ops",
+                                  b"CREATE Gr&APw-n", b'CREATE "a b"', b"SUBSCRIBE Lists.Ops",
+                                  b"SUBSCRIBE Sent", b"SUBSCRIBE INBOX", b"DELETE Lists.Ops"]):
+            self.assertIn(b"d%d OK" % i, session.command("d%d" % i, line))
+        theirs = parse_list(session.command("l1", b'LIST "" *').split(b"\r\n"))
+        their_subs = parse_list(session.command("l2", b'LSUB "" *').split(b"\r\n"))
+        session.close()
+        root = self.root(QUOTA_USER)
+        self.assertFalse(os.path.exists(root))
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        shutil.copytree(maildir, root)
+
+        imap, raw = self.login(QUOTA_USER, QUOTA_PASSWORD)
+        ours = self.listing(raw, 'LIST "" *')
+        our_subs = self.listing(raw, 'LSUB "" *')
+        # no special-use folders were added to a store that has folders
+        self.assertNotIn("Drafts", ours)
+        self.assertEqual({n: a - {"\\Sent"} for n, a in ours.items()}, theirs)
+        self.assertIn("\\Sent", ours["Sent"])
+        self.assertEqual(set(our_subs), set(their_subs))
+        self.assertIn("Lists.Ops", our_subs)   # subscribed, folder deleted
+        self.assertIn("Gr&APw-n", ours)
+
 
 if __name__ == "__main__":
     unittest.main()
