@@ -388,6 +388,8 @@ static void daemon_stop(struct daemon *d)
 	log_info(NULL, "stopping connections=%zu", d->nconns);
 	for (size_t i = 0; i < d->nlisteners; i++)
 		listener_close(&d->listeners[i]);
+	if (d->info->quiesce != NULL)
+		d->info->quiesce(d);
 	if (d->nconns == 0) {
 		daemon_finish(d);
 		return;

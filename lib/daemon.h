@@ -42,6 +42,10 @@ struct daemon_info {
 	/* The loop has ended (or start-up failed after started() succeeded):
 	 * free what started() built. May be NULL. */
 	void (*stopped)(struct daemon *d);
+	/* SIGTERM/SIGINT: the listeners are closed, the connections still
+	 * open; sessions that would wait for their client (IMAP) say goodbye
+	 * and close. May be NULL. */
+	void (*quiesce)(struct daemon *d);
 };
 
 /* The keys every daemon has. */
