@@ -134,6 +134,16 @@ class FolderBase(unittest.TestCase):
 
 
 class TestFolders(FolderBase):
+    def test_capabilities(self):
+        imap, raw = self.login()
+        _, untagged = self.ok(raw, "CAPABILITY")
+        caps = untagged[0].decode().split()[2:]
+        for cap in ("CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
+                    "CREATE-SPECIAL-USE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+                    "STATUS=SIZE", f"APPENDLIMIT={APPEND_LIMIT}"):
+            self.assertIn(cap, caps)
+        self.assertNotIn("QUOTASET", caps)   # SETQUOTA is refused
+
     def test_special_use_after_first_login(self):
         imap, raw = self.login()
         folders = self.listing(raw, 'LIST "" *')
