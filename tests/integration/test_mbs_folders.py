@@ -483,6 +483,18 @@ class TestFolders(FolderBase):
         self.assertEqual(status, "NO")
         self.assertTrue(text.startswith("[TOOBIG]"), text)
         self.ok(raw, "NOOP")
+        # a non-synchronising literal over the limit is on its way anyway:
+        # refused, its bytes dropped, never read as commands (RFC 7888 4)
+        raw.n += 1
+        tag = b"R%d" % raw.n
+        raw.send(tag + b" APPEND INBOX {%d+}\r\n" % (APPEND_LIMIT + 1) +
+                 b"X NOOP\r\n" * ((APPEND_LIMIT + 1) // 8) + b"x" * ((APPEND_LIMIT + 1) % 8) +
+                 b"\r\n")
+        status, text, untagged = raw.reply(tag)
+        self.assertEqual(status, "NO")
+        self.assertTrue(text.startswith("[TOOBIG]"), text)
+        self.assertEqual(untagged, [])
+        self.assertEqual(self.ok(raw, "NOOP")[1], [])
         # just under the limit is fine
         body = b"Subject: big\r\n\r\n" + b"x" * (APPEND_LIMIT - 100) + b"\r\n"
         typ, data = imap.append("INBOX", None, None, body)
