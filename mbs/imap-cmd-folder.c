@@ -87,6 +87,44 @@ struct folder_ctx {
 	const char *error;
 };
 
+static size_t folder_levels(const char *name)
+{
+	size_t n = 1;
+
+	for (; *name != '\0'; name++)
+		n += *name == IMAP_MAILBOX_SEP;
+	return n;
+}
+
+/* Every name the RENAME would make is checked first, so that it is
+ * refused whole rather than stopping half-way through the children. */
+static int folder_rename_check(const struct mbox_user *u, const char *from, const char *to,
+			       const char **error_r)
+{
+	struct mbox_folder_list list;
+	size_t from_len = strlen(from), to_len = strlen(to);
+	int ret = 1;
+
+	if (strcmp(from, "INBOX") == 0)
+		return 1;   /* its children stay where they are (RFC 3501 6.3.5) */
+	if (mbox_folder_list(u, false, &list, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < list.count && ret > 0; i++) {
+		const char *name = list.v[i].name;
+
+		if (strncmp(name, from, from_len) != 0 || name[from_len] != IMAP_MAILBOX_SEP)
+			continue;
+		if (to_len + strlen(name) - from_len > IMAP_MAILBOX_MAX_LEN ||
+		    folder_levels(to) + folder_levels(name) - folder_levels(from) >
+			    IMAP_MAILBOX_MAX_LEVELS) {
+			*error_r = "The new name of a child folder is too long";
+			ret = 0;
+		}
+	}
+	mbox_folder_list_free(&list);
+	return ret;
+}
+
 static void folder_work(void *ctx)
 {
 	struct folder_ctx *f = ctx;
@@ -99,7 +137,9 @@ static void folder_work(void *ctx)
 		f->ret = mbox_folder_delete(f->user, f->name, &f->error);
 		break;
 	case FOLDER_RENAME:
-		f->ret = mbox_folder_rename(f->user, f->name, f->to, &f->error);
+		f->ret = folder_rename_check(f->user, f->name, f->to, &f->error);
+		if (f->ret > 0)
+			f->ret = mbox_folder_rename(f->user, f->name, f->to, &f->error);
 		break;
 	case FOLDER_SUBSCRIBE:
 	case FOLDER_UNSUBSCRIBE:

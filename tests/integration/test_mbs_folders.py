@@ -471,7 +471,34 @@ class TestFolders(FolderBase):
         status, text, _ = raw.reply(tag)
         self.assertEqual(status, "OK", text)
         self.assertEqual(self.status(raw, "Saved", "MESSAGES")["MESSAGES"], 4)
+        # into the selected mailbox: the new message is announced before OK
+        self.ok(raw, "SELECT Saved")
+        text, untagged = self.ok(raw, b"APPEND Saved {%d+}\r\n" % len(MSG) + MSG)
+        self.assertTrue(text.startswith("[APPENDUID "), text)
+        self.assertIn(b"* 5 EXISTS", untagged)
         self.ok(raw, "DELETE Saved")
+
+    def test_name_limits(self):
+        imap, raw = self.login()
+        longest = "n" * 254
+        self.ok(raw, f"CREATE {longest}")
+        self.assertTrue(os.path.isdir(os.path.join(self.root(), "." + longest)))
+        self.no(raw, f"CREATE {longest}n", "CANNOT")
+        self.no(raw, f"SELECT {longest}n", "CANNOT")
+        # a rename whose child names would grow too long is refused whole
+        self.ok(raw, "CREATE Short.Kid")
+        self.ok(raw, "CREATE Short.A")
+        self.no(raw, f"RENAME Short {'s' * 251}", "CANNOT")   # Short.Kid: 255 bytes
+        self.assertEqual(set(self.listing(raw, 'LIST "" Short*')),
+                         {"Short", "Short.Kid", "Short.A"})
+        self.no(raw, f"RENAME Short {'.'.join(['e'] * 16)}", "CANNOT")   # Short.Kid: 17 levels
+        self.assertEqual(set(self.listing(raw, 'LIST "" Short*')),
+                         {"Short", "Short.Kid", "Short.A"})
+        deep = ".".join(["d"] * 16)
+        self.ok(raw, f"CREATE {deep}")
+        self.no(raw, f"CREATE {deep}.d", "CANNOT")
+        for name in (longest, "Short.Kid", "Short.A", deep):
+            self.ok(raw, f"DELETE {name}")
 
     def test_append_limit(self):
         imap, raw = self.login()
