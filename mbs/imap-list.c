@@ -439,17 +439,15 @@ static void imap_list_add_parents(const struct imap_list_args *a,
 		for (const char *dot = strchr(name, IMAP_MAILBOX_SEP); dot != NULL;
 		     dot = strchr(dot + 1, IMAP_MAILBOX_SEP)) {
 			size_t len = (size_t)(dot - name);
-			const struct mbox_folder *f = imap_folder_find(all, name, len);
-			char *parent;
-			bool match;
+			const struct mbox_folder *f;
+			char *parent = xstrndup(name, len);
+			bool match = imap_list_matches(a, parent, a->lsub);
 
-			if (imap_folder_find(subs, name, len) != NULL)
-				continue;   /* subscribed itself: listed on its own */
-			parent = xstrndup(name, len);
-			match = imap_list_matches(a, parent, a->lsub);
 			free(parent);
-			if (!match)
+			/* subscribed itself: listed on its own */
+			if (!match || imap_folder_find(subs, name, len) != NULL)
 				continue;
+			f = imap_folder_find(all, name, len);
 			if (a->lsub)
 				imap_list_add(e, name, len, MBOX_FOLDER_NOSELECT, false, true);
 			else
