@@ -103,6 +103,13 @@ IMAP_CMD(append)
 		imap_client_bad(c, "Unexpected APPEND arguments");
 		return;
 	}
+	if (msg->len == 0) {
+		/* no RFC 5322 message; Dovecot refuses it too */
+		imap_flags_free(&a->flags);
+		free(a);
+		imap_client_tagged(c, "NO", "Can't save a zero byte message");
+		return;
+	}
 	if (!imap_cmd_mailbox_arg(c, &cmd->args[0], &name)) {
 		imap_flags_free(&a->flags);
 		free(a);

@@ -324,10 +324,15 @@ class TestFolders(FolderBase):
                 self.bad(raw, line)
         for line in ["APPEND INBOX (\\Bogus) {1+}\r\nx", "APPEND INBOX (\\Recent) {1+}\r\nx",
                      'APPEND INBOX "32-Jan-2020 10:00:00 +0000" {1+}\r\nx',
-                     "APPEND INBOX () () {1+}\r\nx"]:
+                     "APPEND INBOX () () {1+}\r\nx", "APPEND INBOX ({1+}\r\nx) {1+}\r\nx",
+                     "APPEND INBOX NIL {1+}\r\nx", "APPEND INBOX {1+}\r\nx {1+}\r\ny",
+                     "APPEND INBOX (\\Seen)"]:
             with self.subTest(line=line):
                 self.bad(raw, line)
         self.no(raw, 'SETQUOTA "" (STORAGE 10)', "NOPERM")
+        self.no(raw, "APPEND INBOX {0+}\r\n")
+        # the mailbox name may come as a literal too
+        self.ok(raw, b"APPEND {5+}\r\nINBOX {%d+}\r\n" % len(MSG) + MSG)
         self.ok(raw, "NOOP")
 
     def test_traversal(self):
