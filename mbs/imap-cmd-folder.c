@@ -8,6 +8,7 @@
 #include "imap-cmd-folder.h"
 #include "imap-commands.h"
 #include "imap-list.h"
+#include "imap-special-use.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -83,9 +84,52 @@ struct folder_ctx {
 	enum folder_op op;
 	const struct mbox_user *user;
 	char *name, *to;
+	unsigned use;            /* CREATE's USE attributes */
 	int ret;
 	const char *error;
 };
+
+/* The name's entry in the special-use file no longer holds (DELETE, or a
+ * CREATE without USE of a name another program left behind). */
+static void folder_special_use_forget(const struct folder_ctx *f)
+{
+	struct imap_special_use_map map;
+	const char *error;
+
+	if (imap_special_use_read(f->user->root, &map, &error) == 0 &&
+	    imap_special_use_lookup(&map, f->name) != 0)
+		(void)imap_special_use_set(f->user->root, f->name, 0, &error);
+	imap_special_use_map_free(&map);
+}
+
+/* CREATE (RFC 6154 3): the attributes the name does not give by itself
+ * are recorded first, and forgotten again when the folder cannot be
+ * made, so a refused CREATE leaves nothing behind. */
+static void folder_create(struct folder_ctx *f)
+{
+	unsigned extra = f->use & ~imap_special_use_of_name(f->name), before = 0;
+	struct imap_special_use_map map;
+	const char *error;
+
+	if (extra != 0) {
+		/* what an existing folder of that name has stays */
+		if (imap_special_use_read(f->user->root, &map, &f->error) < 0) {
+			f->ret = -1;
+			return;
+		}
+		before = imap_special_use_lookup(&map, f->name);
+		imap_special_use_map_free(&map);
+		if (imap_special_use_set(f->user->root, f->name, f->use, &f->error) < 0) {
+			f->ret = -1;
+			return;
+		}
+	}
+	f->ret = mbox_folder_create(f->user, f->name, &f->error);
+	if (f->ret <= 0 && extra != 0)
+		(void)imap_special_use_set(f->user->root, f->name, before, &error);
+	else if (f->ret > 0 && extra == 0)
+		folder_special_use_forget(f);
+}
 
 static size_t folder_levels(const char *name)
 {
@@ -131,15 +175,20 @@ static void folder_work(void *ctx)
 
 	switch (f->op) {
 	case FOLDER_CREATE:
-		f->ret = mbox_folder_create(f->user, f->name, &f->error);
+		folder_create(f);
 		break;
 	case FOLDER_DELETE:
 		f->ret = mbox_folder_delete(f->user, f->name, &f->error);
+		if (f->ret > 0)
+			folder_special_use_forget(f);
 		break;
 	case FOLDER_RENAME:
 		f->ret = folder_rename_check(f->user, f->name, f->to, &f->error);
 		if (f->ret > 0)
 			f->ret = mbox_folder_rename(f->user, f->name, f->to, &f->error);
+		if (f->ret > 0 &&
+		    imap_special_use_rename(f->user->root, f->name, f->to, &f->error) < 0)
+			f->ret = -1;
 		break;
 	case FOLDER_SUBSCRIBE:
 	case FOLDER_UNSUBSCRIBE:
@@ -176,11 +225,13 @@ static void folder_done(struct imap_client *c, void *ctx)
 	free(f);
 }
 
-static void folder_start(struct imap_client *c, enum folder_op op, char *name, char *to)
+static void folder_start(struct imap_client *c, enum folder_op op, char *name, char *to,
+			 unsigned use)
 {
 	struct folder_ctx *f = xcalloc(1, sizeof(*f));
 
 	f->op = op;
+	f->use = use;
 	f->user = &c->mbox_user;
 	f->name = name;
 	f->to = to;
@@ -188,13 +239,11 @@ static void folder_start(struct imap_client *c, enum folder_op op, char *name, c
 }
 
 /* CREATE's parameters (RFC 4466 create-params): only USE (RFC 6154).
- * Special use goes by the folder's name here, so a USE list is granted
- * when it names exactly that name's use. 1 ok, 0 replied NO, -1 BAD. */
-static int create_params_check(struct imap_client *c, const struct imap_arg *params,
-			       const char *name)
+ * 1 ok with *use_r, 0 replied NO, -1 BAD. */
+static int create_params_parse(struct imap_client *c, const struct imap_arg *params,
+			       unsigned *use_r)
 {
-	unsigned want = 0;
-
+	*use_r = 0;
 	if (params->type != IMAP_ARG_LIST || params->count == 0)
 		return -1;
 	for (size_t i = 0; i < params->count; i++) {
@@ -210,19 +259,16 @@ static int create_params_check(struct imap_client *c, const struct imap_arg *par
 
 			if (attr == NULL || attr[0] != '\\')
 				return -1;
+			/* \All and \Flagged are virtual mailboxes, which
+			 * the store has not */
 			flag = imap_special_use_parse(attr);
 			if (flag == 0) {
 				imap_client_tagged(c, "NO", "[USEATTR] Unsupported special-use "
 						   "attribute");
 				return 0;
 			}
-			want |= flag;
+			*use_r |= flag;
 		}
-	}
-	if (want != 0 && want != imap_special_use_of_name(name)) {
-		imap_client_tagged(c, "NO", "[USEATTR] Special use goes by the folder name here: "
-				   "Sent, Drafts, Trash, Junk, Archive");
-		return 0;
 	}
 	return 1;
 }
@@ -232,6 +278,7 @@ IMAP_CMD(create)
 	const char *raw = cmd->count >= 1 ? imap_arg_astring(&cmd->args[0]) : NULL;
 	struct imap_arg trimmed;
 	char *name, *copy;
+	unsigned use = 0;
 	size_t len;
 	int ret;
 
@@ -255,7 +302,7 @@ IMAP_CMD(create)
 	}
 	free(copy);
 	if (cmd->count == 2) {
-		ret = create_params_check(c, &cmd->args[1], name);
+		ret = create_params_parse(c, &cmd->args[1], &use);
 		if (ret <= 0) {
 			if (ret < 0)
 				imap_client_bad(c, "Invalid CREATE parameters");
@@ -263,7 +310,7 @@ IMAP_CMD(create)
 			return;
 		}
 	}
-	folder_start(c, FOLDER_CREATE, name, NULL);
+	folder_start(c, FOLDER_CREATE, name, NULL, use);
 }
 
 IMAP_CMD(delete)
@@ -275,7 +322,7 @@ IMAP_CMD(delete)
 		return;
 	}
 	if (imap_cmd_mailbox_arg(c, &cmd->args[0], &name))
-		folder_start(c, FOLDER_DELETE, name, NULL);
+		folder_start(c, FOLDER_DELETE, name, NULL, 0);
 }
 
 IMAP_CMD(rename)
@@ -292,7 +339,7 @@ IMAP_CMD(rename)
 		free(from);
 		return;
 	}
-	folder_start(c, FOLDER_RENAME, from, to);
+	folder_start(c, FOLDER_RENAME, from, to, 0);
 }
 
 static void subscribe_cmd(struct imap_client *c, struct imap_command *cmd, bool on)
@@ -307,7 +354,7 @@ static void subscribe_cmd(struct imap_client *c, struct imap_command *cmd, bool 
 	/* RFC 3501 6.3.6: a name may be subscribed whether or not a folder
 	 * has it. */
 	if (imap_cmd_mailbox_arg(c, &cmd->args[0], &name))
-		folder_start(c, on ? FOLDER_SUBSCRIBE : FOLDER_UNSUBSCRIBE, name, NULL);
+		folder_start(c, on ? FOLDER_SUBSCRIBE : FOLDER_UNSUBSCRIBE, name, NULL, 0);
 }
 
 IMAP_CMD(subscribe)

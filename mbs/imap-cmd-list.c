@@ -8,6 +8,7 @@
 #include "imap-cmd-folder.h"
 #include "imap-commands.h"
 #include "imap-list.h"
+#include "imap-special-use.h"
 #include "xalloc.h"
 
 struct list_ctx {
@@ -50,6 +51,18 @@ static void list_work(void *ctx)
 		l->ret = -1;
 		return;
 	}
+	/* special uses given by CREATE (the names give the others) */
+	struct imap_special_use_map map;
+
+	if (imap_special_use_read(l->user->root, &map, &l->error) < 0) {
+		mbox_folder_list_free(&all);
+		mbox_folder_list_free(&subs);
+		l->ret = -1;
+		return;
+	}
+	imap_special_use_apply(&map, &all);
+	imap_special_use_apply(&map, &subs);
+	imap_special_use_map_free(&map);
 	imap_list_build(&l->args, &all, &subs, l->utf8, list_status, l, &l->out);
 	mbox_folder_list_free(&all);
 	mbox_folder_list_free(&subs);

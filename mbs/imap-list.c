@@ -629,6 +629,15 @@ unsigned imap_special_use_parse(const char *attr)
 	return 0;
 }
 
+const char *imap_special_use_name(unsigned flag)
+{
+	for (size_t i = 0; i < sizeof(imap_special_uses) / sizeof(imap_special_uses[0]); i++) {
+		if (imap_special_uses[i].flag == flag)
+			return imap_special_uses[i].attr;
+	}
+	return NULL;
+}
+
 unsigned imap_special_use_of_name(const char *stored)
 {
 	for (size_t i = 0; i < sizeof(imap_special_uses) / sizeof(imap_special_uses[0]); i++) {

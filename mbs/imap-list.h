@@ -103,6 +103,8 @@ const char *imap_mbox_error_code(const char *text);
  * goes by the name, as in the mailbox layer). */
 /* "\Sent" (any case) -> MBOX_FOLDER_SENT...; 0 when unknown. */
 unsigned imap_special_use_parse(const char *attr);
+/* MBOX_FOLDER_SENT... -> "\\Sent"...; NULL for another bit. */
+const char *imap_special_use_name(unsigned flag);
 /* The special-use flag of a stored name, 0 for none. */
 unsigned imap_special_use_of_name(const char *stored);
 

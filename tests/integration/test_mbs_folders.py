@@ -207,13 +207,39 @@ class TestFolders(FolderBase):
         self.ok(raw, "DELETE Archive")
         self.ok(raw, "CREATE Archive (USE (\\Archive))")
         self.assertIn("\\Archive", self.listing(raw, 'LIST "" Archive')["Archive"])
-        self.no(raw, "CREATE Stuff (USE (\\Sent))", "USEATTR")
+        # any name may get a special use (RFC 6154 3)
+        self.ok(raw, 'CREATE "Sent Items" (USE (\\Sent \\Junk))')
+        self.assertEqual(self.listing(raw, 'LIST "" "Sent Items"')["Sent Items"],
+                         {"\\HasNoChildren", "\\Sent", "\\Junk"})
+        self.assertIn("Sent Items", self.listing(raw, 'LIST (SPECIAL-USE) "" *'))
+        self.assertIn("Sent Items", self.listing(raw, 'LIST "" * RETURN (SPECIAL-USE)'))
+        with open(os.path.join(root, "mailroom-special-use")) as f:
+            self.assertIn("Sent Items\t\\Sent \\Junk\n", f.read())
+        # it follows a rename, children included, and goes with DELETE
+        self.ok(raw, "CREATE Box.Old (USE (\\Archive))")
+        self.ok(raw, "RENAME Box Crate")
+        self.assertIn("\\Archive", self.listing(raw, 'LIST "" Crate.Old')["Crate.Old"])
+        self.ok(raw, 'RENAME "Sent Items" Outbox')
+        self.assertIn("\\Sent", self.listing(raw, 'LIST "" Outbox')["Outbox"])
+        self.ok(raw, "DELETE Outbox")
+        self.ok(raw, "CREATE Outbox")
+        self.assertEqual(self.listing(raw, 'LIST "" Outbox')["Outbox"], {"\\HasNoChildren"})
+        # refused: unsupported uses, an existing name; nothing is made
         self.no(raw, "CREATE Stuff (USE (\\All))", "USEATTR")
+        self.no(raw, "CREATE Stuff (USE (\\Flagged \\Sent))", "USEATTR")
+        self.no(raw, "CREATE Outbox (USE (\\Trash))", "ALREADYEXISTS")
+        self.assertEqual(self.listing(raw, 'LIST "" Outbox')["Outbox"], {"\\HasNoChildren"})
+        self.no(raw, "CREATE Crate.Old (USE (\\Trash))", "ALREADYEXISTS")
+        self.assertEqual(self.listing(raw, 'LIST "" Crate.Old')["Crate.Old"],
+                         {"\\HasNoChildren", "\\Archive"})
         self.assertFalse(os.path.exists(os.path.join(root, ".Stuff")))
         self.bad(raw, "CREATE Stuff (FOO (\\Sent))")
         self.bad(raw, "CREATE Stuff (USE \\Sent)")
         self.bad(raw, "CREATE Stuff (USE (Sent))")
+        self.bad(raw, "CREATE Stuff ()")
         self.assertFalse(os.path.exists(os.path.join(root, ".Stuff")))
+        for name in ("Outbox", "Crate.Old"):
+            self.ok(raw, f"DELETE {name}")
 
     def test_rename_inbox(self):
         imap, raw = self.login()
