@@ -2,7 +2,6 @@
  * "", for the whole store: STORAGE (KiB) and MESSAGE from maildirsize
  * with the limits authd gave at login. Limits are set by the
  * administrator in SQL or LDAP, so SETQUOTA is refused. */
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,23 +31,6 @@ static bool quota_limited(const struct maildir_quota *q)
 	return q->limits.bytes != 0 || q->limits.count != 0;
 }
 
-/* "* QUOTA "" (STORAGE used limit MESSAGE used limit)": only resources
- * with a limit are listed (RFC 9208 5.1). */
-static void quota_format(struct buf *out, const struct maildir_quota *q)
-{
-	const char *sp = "";
-	int64_t bytes = q->bytes > 0 ? q->bytes : 0, count = q->count > 0 ? q->count : 0;
-
-	buf_append_str(out, "* QUOTA \"\" (");
-	if (q->limits.bytes != 0) {
-		buf_printf(out, "STORAGE %" PRId64 " %" PRIu64, bytes / 1024, q->limits.bytes / 1024);
-		sp = " ";
-	}
-	if (q->limits.count != 0)
-		buf_printf(out, "%sMESSAGE %" PRId64 " %" PRIu64, sp, count, q->limits.count);
-	buf_append_str(out, ")\r\n");
-}
-
 static void quota_done(struct imap_client *c, void *ctx)
 {
 	struct quota_ctx *q = ctx;
@@ -65,7 +47,7 @@ static void quota_done(struct imap_client *c, void *ctx)
 				buf_append_str(&out, quota_limited(&q->q) ? " \"\"\r\n" : "\r\n");
 			}
 			if (q->name == NULL || quota_limited(&q->q))
-				quota_format(&out, &q->q);
+				imap_quota_format(&out, &q->q);
 			imap_client_write(c, out.data, out.len);
 			buf_free(&out);
 			imap_client_tagged(c, "OK", "%s completed",

@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -645,4 +646,23 @@ unsigned imap_special_use_of_name(const char *stored)
 			return imap_special_uses[i].flag;
 	}
 	return 0;
+}
+
+/* ---- QUOTA ---- */
+
+void imap_quota_format(struct buf *out, const struct maildir_quota *q)
+{
+	const char *sp = "";
+	/* maildirsize may count below zero after lost updates */
+	int64_t bytes = q->bytes > 0 ? q->bytes : 0, count = q->count > 0 ? q->count : 0;
+
+	buf_append_str(out, "* QUOTA \"\" (");
+	if (q->limits.bytes != 0) {
+		/* units of 1024 octets (RFC 9208 5.1) */
+		buf_printf(out, "STORAGE %" PRId64 " %" PRIu64, bytes / 1024, q->limits.bytes / 1024);
+		sp = " ";
+	}
+	if (q->limits.count != 0)
+		buf_printf(out, "%sMESSAGE %" PRId64 " %" PRIu64, sp, count, q->limits.count);
+	buf_append_str(out, ")\r\n");
 }

@@ -108,6 +108,10 @@ const char *imap_special_use_name(unsigned flag);
 /* The special-use flag of a stored name, 0 for none. */
 unsigned imap_special_use_of_name(const char *stored);
 
+/* RFC 9208 5.1 "* QUOTA "" (STORAGE <KiB used> <KiB limit> MESSAGE <used>
+ * <limit>)\r\n", listing only the resources with a limit. */
+void imap_quota_format(struct buf *out, const struct maildir_quota *q);
+
 /* Whether the folder lists must include the subscriptions. */
 static inline bool imap_list_needs_subs(const struct imap_list_args *a)
 {

@@ -431,8 +431,32 @@ static void test_codes(void)
 	CHECK_INT(imap_special_use_of_name("INBOX"), 0);
 }
 
+static void check_quota(uint64_t lim_bytes, uint64_t lim_count, int64_t bytes, int64_t count,
+			const char *want)
+{
+	struct maildir_quota q = { { lim_bytes, lim_count }, bytes, count, 0 };
+	struct buf b;
+
+	buf_init(&b, BUF_NO_LIMIT);
+	imap_quota_format(&b, &q);
+	CHECK_STR(buf_cstr(&b), want);
+	buf_free(&b);
+}
+
+static void test_quota(void)
+{
+	check_quota(0, 0, 5000, 3, "* QUOTA \"\" ()\r\n");
+	check_quota(1048576, 0, 5000, 3, "* QUOTA \"\" (STORAGE 4 1024)\r\n");
+	check_quota(0, 100, 5000, 3, "* QUOTA \"\" (MESSAGE 3 100)\r\n");
+	check_quota(1048576, 100, 3 * 1048576, 300,
+		    "* QUOTA \"\" (STORAGE 3072 1024 MESSAGE 300 100)\r\n");
+	/* a maildirsize that went below zero */
+	check_quota(2048, 10, -500, -2, "* QUOTA \"\" (STORAGE 0 2 MESSAGE 0 10)\r\n");
+}
+
 int main(void)
 {
+	test_run("quota replies", test_quota);
 	test_run("mailbox name arguments", test_mailbox_arg);
 	test_run("refusal codes and special use", test_codes);
 	test_run("list arguments", test_args);
