@@ -13,7 +13,9 @@ struct buf;
  * extended syntax of RFC 5258 with RFC 5819 STATUS and RFC 6154
  * SPECIAL-USE options), pattern matching, and the untagged replies for a
  * folder list that the mailbox layer gave. STATUS items are here too, as
- * STATUS and LIST-STATUS share them. */
+ * STATUS and LIST-STATUS share them, and the other pure pieces of the
+ * folder commands: mailbox name arguments, refusal codes, special-use
+ * attributes, the QUOTA reply. */
 
 enum imap_list_select {
 	IMAP_LIST_SEL_SUBSCRIBED = 0x01,
