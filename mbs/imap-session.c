@@ -407,7 +407,9 @@ const char *imap_client_capability(const struct imap_client *c)
 			{ "ID", "ID" }, { "ENABLE", "ENABLE" }, { "IDLE", "IDLE" },
 			{ "NAMESPACE", "NAMESPACE" }, { "UNSELECT", "UNSELECT" },
 			{ "MOVE", "MOVE" }, { "LIST", "CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE" },
-			{ "CREATE", "CREATE-SPECIAL-USE" }, { "GETQUOTA", "QUOTA" },
+			{ "CREATE", "CREATE-SPECIAL-USE" },
+			/* RFC 9208 3.1: one QUOTA=RES- per resource */
+			{ "GETQUOTA", "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE" },
 			{ "STATUS", "STATUS=SIZE" },
 		};
 
