@@ -4,7 +4,7 @@
 
 #include "buf.h"
 #include "imap-args.h"
-#include "imap-cmd-msgs.h"
+#include "imap-msgset.h"
 #include "imap-commands.h"
 #include "log.h"
 #include "xalloc.h"

@@ -1,7 +1,7 @@
 /* EXPUNGE and UID EXPUNGE (RFC 3501 6.4.3, RFC 4315 2.1). */
 #include <stdlib.h>
 
-#include "imap-cmd-msgs.h"
+#include "imap-msgset.h"
 #include "imap-commands.h"
 #include "log.h"
 #include "xalloc.h"

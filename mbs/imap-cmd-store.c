@@ -3,7 +3,7 @@
 
 #include "buf.h"
 #include "imap-args.h"
-#include "imap-cmd-msgs.h"
+#include "imap-msgset.h"
 #include "imap-commands.h"
 #include "imap-msg.h"
 #include "log.h"

@@ -1,5 +1,5 @@
-#ifndef MR_MBS_IMAP_CMD_MSGS_H
-#define MR_MBS_IMAP_CMD_MSGS_H
+#ifndef MR_MBS_IMAP_MSGSET_H
+#define MR_MBS_IMAP_MSGSET_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
-#include "imap-cmd-msgs.h"
+#include "imap-msgset.h"
 #include "xalloc.h"
 
 size_t imap_msgset_find_uid(const struct mbox *box, uint32_t uid)
