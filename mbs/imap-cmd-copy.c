@@ -136,7 +136,7 @@ static void copy_start(struct imap_client *c, struct imap_command *cmd, bool mov
 		buf_free(&stored);
 		free(ctx->idx);
 		free(ctx);
-		imap_client_tagged(c, "NO", "%s", error);
+		imap_client_tagged(c, "NO", "[CANNOT] Invalid mailbox name: %s", error);
 		return;
 	}
 	if (move && c->box->readonly) {

@@ -212,7 +212,10 @@ static void fetch_work(void *arg)
 		int r;
 
 		if (box->msgs[i].expunged) {
-			ctx->expunged = true;
+			/* A UID that is gone is simply not there (its
+			 * EXPUNGE comes before the tagged OK); a sequence
+			 * number the client still holds gets EXPUNGEISSUED. */
+			ctx->expunged = ctx->expunged || !ctx->uid;
 			ctx->pos++;
 			continue;
 		}
@@ -223,7 +226,7 @@ static void fetch_work(void *arg)
 				return;
 			}
 			if (r == 0) {
-				ctx->expunged = true;
+				ctx->expunged = ctx->expunged || !ctx->uid;
 				ctx->pos++;
 				continue;
 			}
@@ -243,7 +246,7 @@ static void fetch_work(void *arg)
 				return;
 			}
 			if (r == 0) {
-				ctx->expunged = true;
+				ctx->expunged = ctx->expunged || !ctx->uid;
 				ctx->pos++;
 				continue;
 			}
