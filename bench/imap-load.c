@@ -84,6 +84,7 @@ struct sess {
 	size_t outlen, outoff, outcap;
 	const char *append_msg;	/* sent after the "+" continuation */
 	unsigned tagn;
+	unsigned gen;		/* counts connections: a reply handler may reconnect */
 	uint32_t exists, base, appenduid, cycle, next_msg, nmsgs;
 	int fetches;
 };
@@ -309,6 +310,7 @@ static void sess_start(struct sess *s)
 		return;
 	}
 	s->fd = fd;
+	s->gen++;
 	s->ssl = NULL;
 	s->inlen = s->outlen = s->outoff = 0;
 	s->literal_left = 0;
@@ -641,8 +643,9 @@ static void on_line(struct sess *s, char *line, size_t len)
 static void parse_input(struct sess *s)
 {
 	size_t pos = 0;
+	unsigned gen = s->gen;
 
-	while (pos < s->inlen && s->fd >= 0) {
+	while (pos < s->inlen && s->fd >= 0 && s->gen == gen) {
 		if (s->literal_left > 0) {
 			size_t n = s->inlen - pos < s->literal_left ? s->inlen - pos : s->literal_left;
 			s->literal_left -= n;
@@ -660,8 +663,11 @@ static void parse_input(struct sess *s)
 		line[len] = '\0';
 		on_line(s, line, len);
 	}
-	if (s->fd < 0) {
-		s->inlen = 0;
+	if (s->fd < 0 || s->gen != gen) {
+		/* closed, or closed and connected again: sess_start emptied
+		 * the buffer for the new connection */
+		if (s->fd < 0)
+			s->inlen = 0;
 		return;
 	}
 	memmove(s->in, s->in + pos, s->inlen - pos);
@@ -702,10 +708,11 @@ static void on_readable(struct sess *s)
 				return;
 			}
 		}
+		unsigned gen = s->gen;
 		g.bytes_in += (uint64_t)r;
 		s->inlen += (size_t)r;
 		parse_input(s);
-		if (s->fd < 0)
+		if (s->fd < 0 || s->gen != gen)
 			return;
 	}
 }
