@@ -8,6 +8,7 @@
  *          messages, STORE a flag, APPEND a message, mark it \Deleted,
  *          EXPUNGE; then LOGOUT and connects again.  Per command: count,
  *          errors, latency percentiles.
+ *   login  connect, LOGIN, LOGOUT, again: the login rate alone.
  *   pop3   each session logs in (USER/PASS), STATs, RETRs every message,
  *          QUITs (nothing deleted) and connects again.  Messages/s, bytes/s.
  *   idle   --connections sessions log in, SELECT INBOX and enter IDLE; when
@@ -61,7 +62,7 @@ static const char *const cmd_names[C_COUNT] = {
 	"expunge", "logout", "idle", "stat", "retr", "quit"
 };
 
-enum mode { M_MIX, M_POP3, M_IDLE };
+enum mode { M_MIX, M_LOGIN, M_POP3, M_IDLE };
 
 struct stat_cmd {
 	uint64_t count, errors;
@@ -76,6 +77,8 @@ struct sess {
 	enum cmd cmd;		/* the command in flight */
 	double t0;		/* when it was sent */
 	bool handshaking, want_write, closing, idle_ready, done;
+	bool last_ok;		/* the last tagged reply was OK */
+	bool give_up;		/* no new connection after this one */
 	char *in;
 	size_t inlen, incap;
 	size_t literal_left;	/* reply bytes still to skip (IMAP literal) */
@@ -383,10 +386,25 @@ static void mix_next(struct sess *s)
 		imap_cmd(s, C_LOGIN, "LOGIN \"%s\" \"%s\"", g.user[s->user], g.pass[s->user]);
 		break;
 	case C_LOGIN:
-		imap_cmd(s, C_SELECT, "SELECT INBOX");
+		if (!s->last_ok) {
+			/* this session ends: a server refusing the login would
+			 * otherwise be hammered by reconnections */
+			s->give_up = true;
+			imap_cmd(s, C_LOGOUT, "LOGOUT");
+			break;
+		}
+		if (g.mode == M_LOGIN)
+			imap_cmd(s, C_LOGOUT, "LOGOUT");
+		else
+			imap_cmd(s, C_SELECT, "SELECT INBOX");
 		break;
 	case C_SELECT:
 		s->base = s->exists;
+		if (!s->last_ok) {
+			s->give_up = true;
+			imap_cmd(s, C_LOGOUT, "LOGOUT");
+			break;
+		}
 		if (s->base == 0) {
 			note_error("%s: INBOX is empty", g.user[s->user]);
 			imap_cmd(s, C_LOGOUT, "LOGOUT");
@@ -451,12 +469,13 @@ static void mix_next(struct sess *s)
 
 static void mix_tagged(struct sess *s, const char *line, bool ok)
 {
+	s->last_ok = ok;
 	if (s->cmd == C_APPEND)
 		s->appenduid = ok ? (appenduid_of(line) ? appenduid_of(line) : UINT32_MAX) : 0;
 	if (s->cmd == C_LOGOUT) {
 		s->closing = true;
 		sess_close(s);
-		if (!over())
+		if (!over() && !s->give_up)
 			sess_start(s);
 		else
 			s->done = true;
@@ -816,7 +835,7 @@ static void make_append_body(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: imap-load --port P --users FILE [--mode mix|pop3|idle] [--host 127.0.0.1]\n"
+		"usage: imap-load --port P --users FILE [--mode mix|login|pop3|idle] [--host 127.0.0.1]\n"
 		"       [--tls] [--sessions C] [--seconds S] [--max-ops N] [--cycles K]\n"
 		"       [--append-size B] [--connections N] [--hold S] [--max-open M] [--seed X]\n");
 	exit(2);
@@ -831,7 +850,7 @@ static void print_json(double elapsed)
 	       " \"sessions\": %d, \"bytes_in\": %llu, \"messages\": %llu,"
 	       " \"message_bytes\": %llu, \"errors\": %llu, \"closed_early\": %llu,"
 	       " \"ready\": %d, \"failed\": %d, \"max_rss_kib\": %ld, \"first_error\": \"",
-	       g.mode == M_MIX ? "mix" : g.mode == M_POP3 ? "pop3" : "idle", elapsed,
+	       g.mode == M_MIX ? "mix" : g.mode == M_LOGIN ? "login" : g.mode == M_POP3 ? "pop3" : "idle", elapsed,
 	       ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
 	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, g.sessions,
 	       (unsigned long long)g.bytes_in, (unsigned long long)g.messages,
@@ -941,6 +960,8 @@ int main(int argc, char **argv)
 		case 'm':
 			if (strcmp(optarg, "mix") == 0)
 				g.mode = M_MIX;
+			else if (strcmp(optarg, "login") == 0)
+				g.mode = M_LOGIN;
 			else if (strcmp(optarg, "pop3") == 0)
 				g.mode = M_POP3;
 			else if (strcmp(optarg, "idle") == 0)
