@@ -11,7 +11,8 @@
  *   login  connect, LOGIN, LOGOUT, again: the login rate alone.
  *   pop3   each session logs in (USER/PASS), STATs, RETRs every message,
  *          QUITs (nothing deleted) and connects again.  Messages/s, bytes/s.
- *   idle   --connections sessions log in, SELECT INBOX and enter IDLE; when
+ *   idle   --connections sessions log in, SELECT INBOX and enter IDLE (or
+ *          stop after LOGIN or SELECT: --idle-level); when
  *          all are there (or failed) "ready OK FAILED" is printed and the
  *          sessions are held until a line or EOF on stdin or --hold seconds,
  *          then DONE and LOGOUT.  The caller measures memory meanwhile.
@@ -112,6 +113,7 @@ static struct {
 	uint64_t nerrors;
 	char *append_body;
 	int open_now, ready, failed, started;
+	enum cmd idle_level;	/* idle mode holds sessions after this command */
 	unsigned seed;
 } g;
 
@@ -503,10 +505,15 @@ static void idle_tagged(struct sess *s, bool ok)
 			sess_close(s);
 			break;
 		}
-		if (s->cmd == C_LOGIN)
+		if (s->cmd == g.idle_level) {
+			/* held here: logged in (or selected) but not idling */
+			s->idle_ready = true;
+			g.ready++;
+		} else if (s->cmd == C_LOGIN) {
 			imap_cmd(s, C_SELECT, "SELECT INBOX");
-		else
+		} else {
 			imap_cmd(s, C_IDLE, "IDLE");
+		}
 		break;
 	case C_IDLE:
 		imap_cmd(s, C_LOGOUT, "LOGOUT");
@@ -837,7 +844,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: imap-load --port P --users FILE [--mode mix|login|pop3|idle] [--host 127.0.0.1]\n"
 		"       [--tls] [--sessions C] [--seconds S] [--max-ops N] [--cycles K]\n"
-		"       [--append-size B] [--connections N] [--hold S] [--max-open M] [--seed X]\n");
+		"       [--append-size B] [--connections N] [--hold S] [--max-open M] [--seed X]\n"
+		"       [--idle-level login|select|idle]\n");
 	exit(2);
 }
 
@@ -935,7 +943,7 @@ int main(int argc, char **argv)
 		{"users", 1, NULL, 'u'}, {"mode", 1, NULL, 'm'}, {"sessions", 1, NULL, 's'},
 		{"seconds", 1, NULL, 'S'}, {"max-ops", 1, NULL, 'o'}, {"cycles", 1, NULL, 'c'},
 		{"append-size", 1, NULL, 'a'}, {"connections", 1, NULL, 'n'},
-		{"hold", 1, NULL, 'H'}, {"max-open", 1, NULL, 'M'}, {"seed", 1, NULL, 'r'},
+		{"hold", 1, NULL, 'H'}, {"idle-level", 1, NULL, 'L'}, {"max-open", 1, NULL, 'M'}, {"seed", 1, NULL, 'r'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *host = "127.0.0.1", *users = NULL;
@@ -951,6 +959,7 @@ int main(int argc, char **argv)
 	g.max_open = 100;
 	g.max_ops = 50000000;
 	g.seed = 1;
+	g.idle_level = C_IDLE;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': host = optarg; break;
@@ -977,6 +986,16 @@ int main(int argc, char **argv)
 		case 'a': g.append_size = int_arg(optarg, 1, 50 << 20, "--append-size"); break;
 		case 'H': g.hold = num_arg(optarg, 0, 3600, "--hold"); break;
 		case 'M': g.max_open = int_arg(optarg, 1, 100000, "--max-open"); break;
+		case 'L':
+			if (strcmp(optarg, "login") == 0)
+				g.idle_level = C_LOGIN;
+			else if (strcmp(optarg, "select") == 0)
+				g.idle_level = C_SELECT;
+			else if (strcmp(optarg, "idle") == 0)
+				g.idle_level = C_IDLE;
+			else
+				usage();
+			break;
 		case 'r': g.seed = (unsigned)int_arg(optarg, 0, 1 << 30, "--seed"); break;
 		default: usage();
 		}
@@ -1047,9 +1066,11 @@ int main(int argc, char **argv)
 			g.stopping = true;
 			g.deadline = t;
 			for (int i = 0; i < g.sessions; i++) {
-				if (ss[i].fd >= 0 && ss[i].idle_ready) {
+				if (ss[i].fd >= 0 && ss[i].idle_ready && ss[i].cmd == C_IDLE) {
 					out_append(&ss[i], "DONE\r\n", 6);
 					flush(&ss[i]);
+				} else if (ss[i].fd >= 0 && ss[i].idle_ready) {
+					imap_cmd(&ss[i], C_LOGOUT, "LOGOUT");
 				} else if (ss[i].fd >= 0) {
 					ss[i].closing = true;
 					sess_close(&ss[i]);

@@ -511,14 +511,15 @@ def established(port):
     return count
 
 
-def idle_run(server, users, n, args, log):
+def idle_run(server, users, n, args, log, level="idle"):
     """n connections in IDLE on server; memory before and while they idle."""
     drop_caches()
     time.sleep(0.5)
     k0, p0 = kernel_kib(), server.pss()
     argv = [LOAD, "--mode", "idle", "--port", str(server.imap_port), "--users", users,
             "--connections", str(n), "--seconds", str(IDLE_SETUP_MAX),
-            "--hold", str(IDLE_SETUP_MAX), "--max-open", str(args.max_open)]
+            "--hold", str(IDLE_SETUP_MAX), "--max-open", str(args.max_open),
+            "--idle-level", level]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -630,22 +631,33 @@ def run_idle(classes, top, template, users, args, log):
             warm(s, users, args, log)
             n = args.connections
             # A probe first: is n connections within the machine's memory?
+            level = "idle"
             try:
                 probe = idle_run(s, users, min(n, 200), args, log)
             except BenchError as e:
                 log(f"  idle  {s.name}: {e}")
                 out[s.name] = {"failed_run": str(e)}
-                continue
+                # A server without IDLE yet: the same memory reading with
+                # the sessions held after SELECT, or after LOGIN.
+                for level in ("select", "login"):
+                    try:
+                        probe = idle_run(s, users, min(n, 200), args, log, level)
+                        break
+                    except BenchError as e2:
+                        log(f"  idle  {s.name} ({level}): {e2}")
+                else:
+                    continue
+            name = s.name if level == "idle" else f"{s.name} (held after {level.upper()}, no IDLE)"
             need = per_conn(probe, pair)[2] * n
             avail = meminfo()["MemAvailable"]
             if need > avail * 0.4:
                 n = max(200, int(avail * 0.4 / per_conn(probe, pair)[2]))
                 log(f"  {s.name}: {args.connections} connections would need "
                     f"{need / 1024:.0f} MiB of {avail / 1024:.0f} MiB available: {n} instead")
-            r = idle_run(s, users, n, args, log) if n > 200 else probe
+            r = idle_run(s, users, n, args, log, level) if n > 200 else probe
             r["asked"] = args.connections
             r["inotify_limit"] = limit
-            out[s.name] = r
+            out[name] = r
         if not args.keep:
             shutil.rmtree(s.dir, ignore_errors=True)
     return out, pair
@@ -772,7 +784,7 @@ def report(args, res, why, nbytes):
     if idle:
         idle, pair = idle
         lines += [f"### IDLE: {args.connections} connections asked for", ""]
-        head = ["server", "in IDLE", "connected at the reading", "processes", "Pss KiB/conn", "kernel KiB/conn",
+        head = ["server", "held (in IDLE)", "connected at the reading", "processes", "Pss KiB/conn", "kernel KiB/conn",
                 "total KiB/conn", "goal ≤ 8 KB", "setup s"]
         head.append("inotify instances per uid")
         rows = []
