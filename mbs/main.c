@@ -1,6 +1,7 @@
 /* mailroom-mbs: IMAP (and later POP3/POP2) over the Maildir++ store, on
  * the daemon skeleton; the IMAP session in imap-session.c, its commands
  * in imap-cmd-*.c, the store behind mbs/mailbox.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,9 @@ const struct cfg_def mbs_defs[] = {
 	{ "mailbox_revalidate_interval", CFG_TIME, "30s",
 	  "re-read an open folder this often even without events (changes from other hosts, NFS)",
 	  1, 86400, NULL, NULL },
+	{ "workers", CFG_INT, "16",
+	  "worker threads for mailbox work (file reads, fsyncs, directory scans; read at start only)",
+	  1, 1024, NULL, NULL },
 };
 const size_t mbs_defs_count = sizeof(mbs_defs) / sizeof(mbs_defs[0]);
 
@@ -105,7 +109,14 @@ static int mbs_started(struct daemon *d, const char **error_r)
 	};
 	struct mbs_notify_settings nset;
 
+	char workers[32];
+
 	(void)error_r;
+	/* libuv sizes its pool once, at its first use (nothing has queued
+	 * work yet): a session waiting on an fsync holds a worker, so the
+	 * reads of the other sessions need more of them than libuv's 4. */
+	snprintf(workers, sizeof(workers), "%lld", cfg_int(cfg, "workers"));
+	setenv("UV_THREADPOOL_SIZE", workers, 1);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	mbs_hostname(m, cfg);
