@@ -9,13 +9,12 @@ order matter: untagged EXPUNGE rules, FETCH FLAGS after STORE, COPYUID.
 
 Also: FETCH and SEARCH over the MIME samples of tests/data/mime/ compared
 with Dovecot's IMAP server on the same folder; IDLE in one mbs process
-seeing an EXPUNGE made through a second one; the concurrency test (two mbs
-processes and the mta on one mailbox at once); Dovecot reading a Maildir
-used through Mailroom, and the other way round.
+seeing an EXPUNGE and a flag change made through a second one; the
+concurrency test (two mbs processes and the mta on one mailbox at once);
+Dovecot reading a Maildir used through Mailroom, and the other way round.
 """
 import atexit
 import importlib.util
-import imaplib
 import os
 import re
 import smtplib
@@ -766,7 +765,7 @@ class TwoProcesses(unittest.TestCase):
         self.addCleanup(imap.shutdown)
         return Raw(imap)
 
-    def test_idle_sees_expunge_from_other_process(self):
+    def test_idle_sees_changes_from_other_process(self):
         for i in range(3):
             drop(self.authd.mail_root, FREE_USER, message(f"idle{i}"), "Idle")
         a = self.raw(self.mbs1)
@@ -782,6 +781,12 @@ class TwoProcesses(unittest.TestCase):
         while time.monotonic() < deadline and b"* 2 EXPUNGE" not in seen:
             seen.append(a.response())
         self.assertIn(b"* 2 EXPUNGE", seen)
+        # a flag change through the other process too
+        b.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
+        resp = b""
+        while time.monotonic() < deadline and not resp.startswith(b"* 2 FETCH"):
+            resp = a.response()
+        self.assertIn(b"\\Flagged", flags_of(resp) or set(), resp)
         a.imap.send(b"DONE\r\n")
         untagged, tagged = a.wait(tag)
         self.assertTrue(tagged.startswith(b"OK"), tagged)
