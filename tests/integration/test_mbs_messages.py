@@ -319,8 +319,21 @@ class Fetch(MbsCase):
         client that reads slowly; a part of it through the in-memory path
         agrees."""
         line = "0123456789abcdef" * 4 + "\n"
-        body = "".join(line if i % 1000 else "NUL\0here\r\n" for i in range(48 * 1024))
-        text = message("big", body=body).replace("\r\n", "\n", 5)
+        text = message("big", body="").replace("\r\n", "\n", 5)
+        piece = 128 * 1024  # the server reads the file in pieces of this size
+
+        def pad_to(offset):
+            nonlocal text
+            while len(text) < offset - len(line):
+                text += line
+            text += "y" * (offset - len(text))
+
+        # a CRLF, a bare CR and a bare LF astride piece boundaries
+        for k, tail in ((1, "\r\n"), (2, "\rz"), (3, "\nz"), (4, "\0\n")):
+            pad_to(k * piece - 1)
+            text += tail
+        body = "".join(line if i % 1000 else "NUL\0here\r\n" for i in range(40 * 1024))
+        text += body
         raw, _ = self.session([message("small"), text], user=FREE_USER, password=FREE_PASSWORD)
         want = re.sub(r"(?<!\r)\n", "\r\n", text).replace("\0", "\x80").encode("latin-1")
         tag = raw.send("FETCH 1:2 (UID RFC822.SIZE BODY.PEEK[])")
