@@ -721,6 +721,21 @@ class CopyMove(MbsCase):
         self.still_works(raw)
         self.assertEqual(len(fetches(raw.ok("FETCH 1:* UID"))), 1)
 
+    def test_copy_move_into_itself(self):
+        raw, name = self.session([message("self1"), message("self2")])
+        untagged, tagged = raw.cmd(f"COPY 1 {name}")
+        self.assertTrue(re.match(rb"OK \[COPYUID \d+ 1 3\]", tagged), tagged)
+        self.assertIn(b"* 3 EXISTS", untagged)
+        untagged, tagged = raw.cmd(f"UID MOVE 2 {name}")
+        self.assertTrue(tagged.startswith(b"OK"), tagged)
+        self.assertTrue(any(re.match(rb"\* OK \[COPYUID \d+ 2 4\]", r) for r in untagged),
+                        untagged)
+        self.assertEqual(expunges(untagged), [2])
+        got = fetches(raw.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        rows = [(re.search(rb"UID (\d+)", v).group(1), re.search(rb"Subject: (\w+)", v).group(1))
+                for _, v in sorted(got.items())]
+        self.assertEqual(rows, [(b"1", b"self1"), (b"3", b"self1"), (b"4", b"self2")])
+
     def test_move(self):
         raw, name = self.session([message(f"m{i}") for i in range(1, 6)])
         target = name + "Target"
