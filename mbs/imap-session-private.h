@@ -27,6 +27,9 @@ struct imap_session {
 	imap_line_fn *line_fn;
 	bool in_dispatch;
 	unsigned jobs;              /* worker jobs out */
+	/* imap_client_when_writable(): counted in jobs while it waits */
+	void (*writable_fn)(struct imap_client *c, void *ctx);
+	void *writable_ctx;
 	/* the tagged reply waiting for the sync before it */
 	char *pending_status, *pending_text;
 	/* AUTHENTICATE / LOGIN */
