@@ -152,7 +152,9 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_maildrop *md, uint32_t n)
 
 void pop3_maildrop_uidl(const struct pop3_maildrop *md, uint32_t n, char out[POP3_UIDL_LEN + 1])
 {
-	snprintf(out, POP3_UIDL_LEN + 1, "%08X%08X", (unsigned)md->box->msgs[n - 1].uid,
+	/* Dovecot's var_expand prints %X in lower case: Debian's dovecot
+	 * 2.3 gives "000000016b15e90d" for UID 1, UIDVALIDITY 0x6B15E90D. */
+	snprintf(out, POP3_UIDL_LEN + 1, "%08x%08x", (unsigned)md->box->msgs[n - 1].uid,
 		 (unsigned)md->uidvalidity);
 }
 

@@ -21,7 +21,8 @@
 /* Dovecot's stale timeout for it; we refresh it at half that. */
 #define POP3_LOCK_STALE_SECS 300
 
-/* Dovecot's default pop3_uidl_format %08Xu%08Xv: 16 hex digits. */
+/* Dovecot's default pop3_uidl_format %08Xu%08Xv: UID and UIDVALIDITY
+ * in 16 hex digits, lower case as Dovecot prints them. */
 #define POP3_UIDL_LEN 16
 
 struct pop3_maildrop_settings {

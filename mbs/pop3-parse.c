@@ -131,7 +131,7 @@ bool pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len, struct
 	while (i < len && !st->done) {
 		char c = data[i];
 
-		if (st->line_start && c == '.')
+		if (st->line_start && c == '.' && !st->raw)
 			buf_append_char(out, '.');   /* RFC 1939 3: byte-stuff */
 		if (c == '\n') {
 			if (!st->prev_cr)

@@ -61,6 +61,7 @@ struct pop3_stuff {
 	bool line_empty;         /* nothing but a CR so far on this line */
 	bool limited;
 	bool done;               /* the line limit was reached */
+	bool raw;                /* POP2: CRLF line ends only, no dot-stuffing */
 	uint64_t body_lines_left;
 };
 

@@ -101,12 +101,12 @@ static void test_open_sizes_uidl(void)
 	CHECK_INT(md->msgs[0].size + md->msgs[1].size, 20 + 20);
 	CHECK_INT(md->total_size, 40);
 	pop3_maildrop_uidl(md, 1, uidl);
-	snprintf(want, sizeof(want), "%08X%08X", (unsigned)md->box->msgs[0].uid,
+	snprintf(want, sizeof(want), "%08x%08x", (unsigned)md->box->msgs[0].uid,
 		 (unsigned)md->box->uidvalidity);
 	CHECK_STR(uidl, want);
 	CHECK_INT(strlen(uidl), 16);
 	for (size_t i = 0; i < 16; i++)
-		CHECK((uidl[i] >= '0' && uidl[i] <= '9') || (uidl[i] >= 'A' && uidl[i] <= 'F'));
+		CHECK((uidl[i] >= '0' && uidl[i] <= '9') || (uidl[i] >= 'a' && uidl[i] <= 'f'));
 	CHECK(pop3_maildrop_msg(md, 0) == NULL);
 	CHECK(pop3_maildrop_msg(md, 3) == NULL);
 	CHECK(pop3_maildrop_msg(md, 2) != NULL);

@@ -233,6 +233,25 @@ static void test_stuff(void)
 	check_stuff("A: b\r\r\nx\r\n\r\n1\r\n2\r\n", true, 1, "A: b\r\r\nx\r\n\r\n1\r\n.\r\n");
 }
 
+/* POP2's RETR: CRLF line ends, no dot-stuffing, no terminator, exactly
+ * the CRLF size. */
+static void test_stuff_raw(void)
+{
+	const char *msg = ".a\n..\nb\r\nend";
+	struct pop3_stuff st;
+	struct buf out;
+	bool cr = false;
+
+	buf_init(&out, BUF_NO_LIMIT);
+	pop3_stuff_init(&st, false, 0);
+	st.raw = true;
+	for (size_t i = 0; i < strlen(msg); i++)
+		pop3_stuff_feed(&st, msg + i, 1, &out);
+	CHECK_STR(buf_cstr(&out), ".a\r\n..\r\nb\r\nend");
+	CHECK_INT(pop3_crlf_size(msg, strlen(msg), &cr), out.len);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	test_run("pop3 commands whole and trickled", test_commands);
@@ -240,5 +259,6 @@ int main(void)
 	test_run("pop3 long lines", test_long_lines);
 	test_run("pop3 numbers", test_numbers);
 	test_run("pop3 RETR/TOP output filter", test_stuff);
+	test_run("pop2 RETR output filter", test_stuff_raw);
 	return test_done();
 }
