@@ -66,6 +66,7 @@ struct authd_client {
 	struct ac_chan lookup, auth;
 	uv_timer_t *timer;
 	bool timer_running;
+	bool weak;                  /* authd_client_weaken() */
 };
 
 /* Handles live apart from the channel: libuv may call back after the
@@ -647,6 +648,8 @@ static void ac_chan_connect(struct ac_chan *ch)
 	struct ac_sock *sock = xcalloc(1, sizeof(*sock));
 
 	uv_pipe_init(ch->client->loop, &sock->pipe, 0);
+	if (ch->client->weak)
+		uv_unref((uv_handle_t *)&sock->pipe);
 	sock->pipe.data = sock;
 	sock->connect.data = sock;
 	sock->chan = ch;
@@ -711,6 +714,16 @@ void authd_client_free(struct authd_client *c)
 	free(c->lookup_path);
 	free(c->auth_path);
 	free(c);
+}
+
+void authd_client_weaken(struct authd_client *c)
+{
+	c->weak = true;
+	uv_unref((uv_handle_t *)c->timer);
+	if (c->lookup.sock != NULL)
+		uv_unref((uv_handle_t *)&c->lookup.sock->pipe);
+	if (c->auth.sock != NULL)
+		uv_unref((uv_handle_t *)&c->auth.sock->pipe);
 }
 
 void authd_client_cancel(struct authd_client_req *req)

@@ -37,6 +37,9 @@ struct authd_client *authd_client_new(uv_loop_t *loop, const struct authd_client
 /* Cancels every pending request; closes the connections. */
 void authd_client_free(struct authd_client *client);
 void authd_client_cancel(struct authd_client_req *req);
+/* From now on the client's sockets and timer do not keep the loop running:
+ * a stopping daemon lets its loop end once nothing else is active. */
+void authd_client_weaken(struct authd_client *client);
 
 /* ---- lookups ---- */
 

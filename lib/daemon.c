@@ -366,6 +366,8 @@ static void daemon_finish(struct daemon *d)
 	daemon_close_handle((uv_handle_t *)&d->sig_term);
 	daemon_close_handle((uv_handle_t *)&d->sig_int);
 	daemon_close_handle((uv_handle_t *)&d->sig_hup);
+	if (d->started && d->info->stopping != NULL)
+		d->info->stopping(d);
 }
 
 static void daemon_shutdown_timeout(uv_timer_t *t)
@@ -386,6 +388,8 @@ static void daemon_stop(struct daemon *d)
 	log_info(NULL, "stopping connections=%zu", d->nconns);
 	for (size_t i = 0; i < d->nlisteners; i++)
 		listener_close(&d->listeners[i]);
+	if (d->info->quiesce != NULL)
+		d->info->quiesce(d);
 	if (d->nconns == 0) {
 		daemon_finish(d);
 		return;
@@ -526,6 +530,11 @@ static int daemon_run(struct daemon *d)
 	daemon_ready(NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info(NULL, "stopped");
+	/* stopped() closes the daemon's handles: run their close callbacks */
+	if (d->started && d->info->stopped != NULL)
+		d->info->stopped(d);
+	d->started = false;
+	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
 	daemon_cleanup(d);
 	return 0;

@@ -35,9 +35,17 @@ struct daemon_info {
 	 * state (daemon_set_context). -1 with error_r stops start-up. May be
 	 * NULL. */
 	int (*started)(struct daemon *d, const char **error_r);
+	/* Stopping: listeners closed and every connection gone. The daemon
+	 * stops its own timers and lets idle handles go so the loop can end
+	 * (work already running finishes first). May be NULL. */
+	void (*stopping)(struct daemon *d);
 	/* The loop has ended (or start-up failed after started() succeeded):
 	 * free what started() built. May be NULL. */
 	void (*stopped)(struct daemon *d);
+	/* SIGTERM/SIGINT: the listeners are closed, the connections still
+	 * open; sessions that would wait for their client (IMAP) say goodbye
+	 * and close. May be NULL. */
+	void (*quiesce)(struct daemon *d);
 };
 
 /* The keys every daemon has. */

@@ -195,6 +195,24 @@ static const char *const section_names[] = {
 	[IMAP_SECTION_MIME] = "MIME",
 };
 
+/* A field name as an astring: an atom when every byte is an ATOM-CHAR (or
+ * "]", allowed in ASTRING-CHAR but it would end the section here), else
+ * quoted (RFC 3501 9: "{", "(", "%" and the like are atom-specials). */
+static void field_format(struct buf *out, const char *name)
+{
+	if (name[strcspn(name, "(){ %*\\\"]")] == '\0') {
+		buf_append(out, name, strlen(name));
+		return;
+	}
+	buf_append_char(out, '"');
+	for (; *name != '\0'; name++) {
+		if (*name == '"' || *name == '\\')
+			buf_append_char(out, '\\');
+		buf_append_char(out, *name);
+	}
+	buf_append_char(out, '"');
+}
+
 /* The section as the reply names it. */
 static char *section_format(const struct imap_fetch_body *body)
 {
@@ -206,8 +224,10 @@ static char *section_format(const struct imap_fetch_body *body)
 	if (body->kind != IMAP_SECTION_FULL)
 		buf_printf(&out, "%s%s", body->part_count > 0 ? "." : "",
 			   section_names[body->kind]);
-	for (size_t i = 0; i < body->field_count; i++)
-		buf_printf(&out, "%s%s", i == 0 ? " (" : " ", body->fields[i]);
+	for (size_t i = 0; i < body->field_count; i++) {
+		buf_append(&out, i == 0 ? " (" : " ", i == 0 ? 2 : 1);
+		field_format(&out, body->fields[i]);
+	}
 	if (body->field_count > 0)
 		buf_append_char(&out, ')');
 	return buf_steal(&out);

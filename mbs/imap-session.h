@@ -11,6 +11,8 @@
 #include "mailbox.h"
 #include "mbs.h"
 
+struct buf;
+
 /* One IMAP connection. Commands run one at a time: the session reads the
  * next command only after the running one has sent its tagged reply
  * (imap_client_done), so pipelined commands are answered in order. A
@@ -106,9 +108,22 @@ void imap_client_sync(struct imap_client *c, void (*done)(struct imap_client *c)
 void imap_client_send_changes(struct imap_client *c, const struct mbox_changes *ch);
 
 const struct cfg *imap_client_cfg(const struct imap_client *c);
+
+/* APPEND's message literals: the session reads a literal of the APPEND
+ * command that comes after the mailbox name into memory (up to
+ * imap_append_limit, else NO [TOOBIG] before it is sent), and the
+ * argument is IMAP_ARG_LITERAL with `streamed` set. The i-th streamed
+ * literal of the running command (0-based, in order) or NULL. Valid until
+ * imap_client_tagged(); the command may take the bytes with buf_steal(). */
+struct buf *imap_client_literal(struct imap_client *c, size_t i);
+size_t imap_client_literal_count(const struct imap_client *c);
 /* The CAPABILITY list for the client's state (after "CAPABILITY "). */
 const char *imap_client_capability(const struct imap_client *c);
 
 extern const struct conn_service imap_service, imaps_service;
+
+/* Daemon shutdown: every session says BYE and closes (a running command
+ * ends first). */
+void imap_sessions_shutdown(struct mbs *m);
 
 #endif

@@ -13,12 +13,15 @@
 
 struct authd_client;
 struct mbs_notify;
+struct imap_session;
 
 struct mbs {
 	uv_loop_t *loop;
 	struct authd_client *authd;
 	struct mbs_notify *notify;
 	char hostname[256];
+	/* The live IMAP sessions (imap-session.c), for the BYE on shutdown. */
+	struct imap_session *imap_sessions;
 };
 
 extern const struct cfg_def mbs_defs[];

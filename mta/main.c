@@ -115,6 +115,14 @@ static void mta_reloaded(struct daemon *d)
 	mta_hostname(m, daemon_cfg(d));
 }
 
+static void mta_stopping(struct daemon *d)
+{
+	struct mta *m = daemon_context(d);
+
+	queue_quiesce(m->queue);
+	authd_client_weaken(m->authd);
+}
+
 static void mta_stopped(struct daemon *d)
 {
 	struct mta *m = daemon_context(d);
@@ -141,6 +149,7 @@ int main(int argc, char **argv)
 		.check = mta_check,
 		.started = mta_started,
 		.reloaded = mta_reloaded,
+		.stopping = mta_stopping,
 		.stopped = mta_stopped,
 	};
 	int status;

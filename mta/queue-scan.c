@@ -267,6 +267,12 @@ void queue_tick_start(struct queue *q)
 	uv_timer_start(&q->tick, queue_tick, 1000, 1000);
 }
 
+void queue_quiesce(struct queue *q)
+{
+	q->closing = true;
+	uv_timer_stop(&q->tick);
+}
+
 void queue_delivery_done(struct queue *q)
 {
 	q->running--;

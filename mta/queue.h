@@ -107,5 +107,8 @@ struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, struct authd_cli
  * after the next start if they did not. Call before closing the loop,
  * then run the loop until it has no more work. */
 void queue_free(struct queue *q);
+/* Daemon stopping: no more scheduled runs; deliveries already running
+ * finish, the rest stays queued for the next start. */
+void queue_quiesce(struct queue *q);
 
 #endif

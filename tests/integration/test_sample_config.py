@@ -21,6 +21,7 @@ SAMPLES = [
     (os.path.join(BUILDDIR, "authd", "mailroom-authd"), os.path.join(SRCDIR, "etc", "authd.conf")),
     # mta/mailroom-mta once the queue is in; until then the session with a stand-in queue
     (os.path.join(BUILDDIR, "mta", "mailroom-mta"), os.path.join(SRCDIR, "etc", "mta.conf")),
+    (os.path.join(BUILDDIR, "mbs", "mailroom-mbs"), os.path.join(SRCDIR, "etc", "mbs.conf")),
 ]
 
 

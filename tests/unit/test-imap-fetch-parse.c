@@ -76,6 +76,10 @@ static void test_fetch_sections(void)
 	check_fetch("BODY[1.HEADER.FIELDS.NOT (X-Spam)]<10.5>",
 		    "0 |FIELDS.NOT[1.HEADER.FIELDS.NOT (X-Spam)] parts=1 f=X-Spam <10.5>");
 	check_fetch("(BODY[TEXT] BODY[1])", "0 |TEXT[TEXT] parts=0 |FULL[1] parts=1");
+	/* field names that are no atoms are echoed quoted */
+	check_fetch("BODY[HEADER.FIELDS (Fr{om \"a\\\"b\" x%y)]",
+		    "0 |FIELDS[HEADER.FIELDS (\"Fr{om\" \"a\\\"b\" \"x%y\")] parts=0"
+		    " f=Fr{om f=a\"b f=x%y");
 }
 
 static void test_fetch_bad(void)

@@ -1,0 +1,55 @@
+#ifndef MR_MBS_IMAP_SESSION_PRIVATE_H
+#define MR_MBS_IMAP_SESSION_PRIVATE_H
+
+#include "authd-client.h"
+#include "buf.h"
+#include "imap-session.h"
+
+/* What imap-session.c keeps per connection beyond struct imap_client,
+ * and the hooks the session's own commands (AUTHENTICATE, IDLE) use. */
+
+typedef void imap_line_fn(struct imap_client *c, const struct lr_line *line);
+
+enum imap_literal_mode {
+	IMAP_LIT_NONE,
+	IMAP_LIT_PARSER,   /* kept or skipped: the parser takes the bytes */
+	IMAP_LIT_STREAM,   /* APPEND's message: into streams[nstreams - 1] */
+};
+
+struct imap_session {
+	struct imap_client *c;
+	struct imap_session *prev, *next;
+	enum imap_literal_mode lit;
+	struct buf *streams;
+	size_t nstreams;
+	/* A command reading lines itself (AUTHENTICATE, IDLE). */
+	imap_line_fn *line_fn;
+	bool in_dispatch;
+	unsigned jobs;              /* worker jobs out */
+	/* the tagged reply waiting for the sync before it */
+	char *pending_status, *pending_text;
+	/* AUTHENTICATE / LOGIN */
+	struct authd_client_req *auth_req;
+	struct authd_client_req *user_req;
+	char *auth_mech;
+	bool auth_ir;               /* SASL-IR was used */
+	char *auth_login;           /* LOGIN's user name, for the log */
+};
+
+static inline struct imap_session *imap_session_of(struct imap_client *c)
+{
+	return c->session_private;
+}
+
+/* Read the next lines through fn (NULL: back to commands). Resumes reading. */
+void imap_client_read_line(struct imap_client *c, imap_line_fn *fn);
+/* Write a whole tagged reply without the sync, end the command. */
+void imap_client_tagged_now(struct imap_client *c, const char *status, const char *text);
+/* The remote address as text ("-" for a UNIX socket). */
+const char *imap_client_rip(const struct imap_client *c, char *buf);
+/* Set the idle timer for the client's state. */
+void imap_client_set_timeout(struct imap_client *c);
+/* Is the command's handler still the not-implemented stub? */
+bool imap_command_pending(const struct imap_cmd_def *def);
+
+#endif

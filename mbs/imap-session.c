@@ -1,0 +1,770 @@
+/* The IMAP session: connection life, reading commands through the parser
+ * (literals, limits), dispatch through imap_commands[] with state checks,
+ * replies, worker jobs, and the untagged updates before a tagged OK. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "imap-commands.h"
+#include "imap-msg.h"
+#include "imap-session-private.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* What the line reader keeps of one line at most; imap_max_line (at most
+ * this) is checked by the session. Longer lines are dropped unread. */
+#define IMAP_READ_LINE_MAX (1024 * 1024)
+
+const struct cfg *imap_client_cfg(const struct imap_client *c)
+{
+	return daemon_cfg(daemon_of_conn(c->conn));
+}
+
+const char *imap_client_rip(const struct imap_client *c, char *buf)
+{
+	const struct netaddr *a = conn_remote(c->conn);
+
+	if (a->family == AF_UNSPEC)
+		return "-";
+	return netaddr_str(a, buf);
+}
+
+void imap_client_set_timeout(struct imap_client *c)
+{
+	const struct cfg *cfg = imap_client_cfg(c);
+
+	/* RFC 3501 5.4: the autologout timer after authentication is at
+	 * least 30 minutes (imap_idle_timeout); before it, the daemon's
+	 * idle_timeout. */
+	conn_set_timeout(c->conn, CONN_TIMEOUT_IDLE,
+			 c->state & IMAP_ST_AUTHED ? cfg_time(cfg, "imap_idle_timeout")
+			 : cfg_time(cfg, "idle_timeout"));
+}
+
+/* ---------------------------------------------------------------- output */
+
+void imap_client_write(struct imap_client *c, const void *data, size_t len)
+{
+	if (c->gone)
+		return;
+	conn_write(c->conn, data, len);
+}
+
+static void imap_vline(struct imap_client *c, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void imap_vline(struct imap_client *c, const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf b;
+
+	if (c->gone)
+		return;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_append_str(&b, prefix);
+	buf_vprintf(&b, fmt, ap);
+	buf_append_str(&b, "\r\n");
+	conn_write(c->conn, b.data, b.len);
+	buf_free(&b);
+}
+
+void imap_client_untagged(struct imap_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	imap_vline(c, "* ", fmt, ap);
+	va_end(ap);
+}
+
+static void imap_client_line(struct imap_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void imap_client_line(struct imap_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	imap_vline(c, "", fmt, ap);
+	va_end(ap);
+}
+
+static void imap_streams_free(struct imap_session *s)
+{
+	for (size_t i = 0; i < s->nstreams; i++)
+		buf_free(&s->streams[i]);
+	free(s->streams);
+	s->streams = NULL;
+	s->nstreams = 0;
+}
+
+struct buf *imap_client_literal(struct imap_client *c, size_t i)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	return i < s->nstreams ? &s->streams[i] : NULL;
+}
+
+size_t imap_client_literal_count(const struct imap_client *c)
+{
+	const struct imap_session *s = c->session_private;
+
+	return s->nstreams;
+}
+
+static void imap_bye_close(struct imap_client *c, const char *text, const char *reason)
+{
+	if (c->gone || conn_is_closing(c->conn))
+		return;
+	imap_client_untagged(c, "BYE %s", text);
+	conn_close(c->conn, reason);
+}
+
+/* The running command is over: read the next one. */
+static void imap_command_end(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	imap_command_free(&c->cmd);
+	c->def = NULL;
+	s->line_fn = NULL;
+	imap_streams_free(s);
+	if (c->gone)
+		return;
+	if (c->state == IMAP_ST_LOGOUT) {
+		conn_close(c->conn, "logout");
+		return;
+	}
+	imap_client_set_timeout(c);
+	if (!s->in_dispatch)
+		conn_resume(c->conn);
+}
+
+void imap_client_tagged_now(struct imap_client *c, const char *status, const char *text)
+{
+	struct buf b;
+
+	if (!c->gone && c->cmd != NULL) {
+		buf_init(&b, BUF_NO_LIMIT);
+		buf_printf(&b, "%s %s %s\r\n", c->cmd->tag, status, text);
+		conn_write(c->conn, b.data, b.len);
+		buf_free(&b);
+	}
+	imap_command_end(c);
+}
+
+static void imap_tagged_after_sync(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+	char *status = s->pending_status, *text = s->pending_text;
+
+	s->pending_status = s->pending_text = NULL;
+	imap_client_tagged_now(c, status, text);
+	free(status);
+	free(text);
+}
+
+void imap_client_tagged(struct imap_client *c, const char *status, const char *fmt, ...)
+{
+	struct imap_session *s = imap_session_of(c);
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b, BUF_NO_LIMIT);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	/* RFC 3501 7: the server may send mailbox changes with any response;
+	 * before the OK of a command they keep the client's view current. */
+	if (!c->gone && strcmp(status, "OK") == 0 && c->state == IMAP_ST_SELECTED &&
+	    c->box != NULL) {
+		s->pending_status = xstrdup(status);
+		s->pending_text = buf_steal(&b);
+		imap_client_sync(c, imap_tagged_after_sync);
+		return;
+	}
+	imap_client_tagged_now(c, status, buf_cstr(&b));
+	buf_free(&b);
+}
+
+static void imap_count_bad(struct imap_client *c)
+{
+	unsigned max = (unsigned)cfg_int(imap_client_cfg(c), "imap_max_bad_commands");
+
+	if (++c->bad_commands >= max) {
+		log_info(conn_sid(c->conn), "imap: too many bad commands count=%u", c->bad_commands);
+		imap_bye_close(c, "Too many invalid commands", "too many bad commands");
+	}
+}
+
+void imap_client_bad(struct imap_client *c, const char *text)
+{
+	imap_client_tagged_now(c, "BAD", text);
+	imap_count_bad(c);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+struct imap_job {
+	uv_work_t req;
+	struct imap_client *c;
+	void (*work)(void *ctx);
+	void (*done)(struct imap_client *c, void *ctx);
+	void *ctx;
+};
+
+static void imap_client_free(struct imap_client *c);
+
+static void imap_job_work(uv_work_t *req)
+{
+	struct imap_job *j = req->data;
+
+	j->work(j->ctx);
+}
+
+static void imap_job_done(uv_work_t *req, int status)
+{
+	struct imap_job *j = req->data;
+	struct imap_client *c = j->c;
+	struct imap_session *s = imap_session_of(c);
+
+	(void)status;
+	s->jobs--;
+	c->working = s->jobs > 0;
+	j->done(c, j->ctx);
+	free(j);
+	if (c->gone && s->jobs == 0)
+		imap_client_free(c);
+}
+
+void imap_client_work(struct imap_client *c, void (*work)(void *ctx),
+		      void (*done)(struct imap_client *c, void *ctx), void *ctx)
+{
+	struct imap_session *s = imap_session_of(c);
+	struct imap_job *j = xcalloc(1, sizeof(*j));
+
+	j->c = c;
+	j->work = work;
+	j->done = done;
+	j->ctx = ctx;
+	j->req.data = j;
+	s->jobs++;
+	c->working = true;
+	if (uv_queue_work(c->mbs->loop, &j->req, imap_job_work, imap_job_done) != 0) {
+		/* cannot happen with a valid loop; run it here rather than lose it */
+		j->work(ctx);
+		imap_job_done(&j->req, 0);
+	}
+}
+
+/* ---------------------------------------------------------------- sync */
+
+struct imap_sync {
+	struct mbox *box;
+	bool expunge_ok;
+	int ret;
+	const char *error;
+	struct mbox_changes ch;
+	void (*done)(struct imap_client *c);
+};
+
+static void imap_sync_work(void *ctx)
+{
+	struct imap_sync *y = ctx;
+
+	y->ret = mbox_sync(y->box, y->expunge_ok, &y->ch, &y->error);
+}
+
+static void imap_sync_done(struct imap_client *c, void *ctx)
+{
+	struct imap_sync *y = ctx;
+
+	if (!c->gone) {
+		if (y->ret < 0)
+			log_error(conn_sid(c->conn), "imap: sync failed user=<%s> folder=%s error=\"%s\"",
+				  c->user != NULL ? c->user : "", y->box->name,
+				  y->error != NULL ? y->error : "");
+		else
+			imap_client_send_changes(c, &y->ch);
+	}
+	mbox_changes_free(&y->ch);
+	if (!c->gone)
+		y->done(c);
+	free(y);
+}
+
+void imap_client_sync(struct imap_client *c, void (*done)(struct imap_client *c))
+{
+	struct imap_sync *y;
+
+	if (c->box == NULL || c->gone) {
+		done(c);
+		return;
+	}
+	y = xcalloc(1, sizeof(*y));
+	y->box = c->box;
+	/* RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID
+	 * forms allow it) */
+	y->expunge_ok = c->def == NULL || (c->def->flags & IMAP_CMD_NO_EXPUNGE) == 0 ||
+		(c->cmd != NULL && c->cmd->uid);
+	y->done = done;
+	imap_client_work(c, imap_sync_work, imap_sync_done, y);
+}
+
+static void imap_write_flags_list(struct buf *b, const struct mbox *box)
+{
+	buf_append_str(b, "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (size_t i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
+		if (box->keywords.names[i] != NULL)
+			buf_printf(b, " %s", box->keywords.names[i]);
+}
+
+void imap_client_send_changes(struct imap_client *c, const struct mbox_changes *ch)
+{
+	struct mbox *box = c->box;
+	struct buf b;
+
+	if (c->gone || box == NULL)
+		return;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (size_t i = 0; i < ch->expunged_count; i++)
+		buf_printf(&b, "* %u EXPUNGE\r\n", ch->expunged[i]);
+	if (ch->keywords_changed) {
+		buf_append_str(&b, "* FLAGS (");
+		imap_write_flags_list(&b, box);
+		buf_append_str(&b, ")\r\n* OK [PERMANENTFLAGS (");
+		imap_write_flags_list(&b, box);
+		buf_append_str(&b, box->readonly ? ")] Read-only mailbox.\r\n"
+			       : " \\*)] Flags permitted.\r\n");
+	}
+	if (ch->exists_changed) {
+		uint32_t recent = 0;
+
+		for (size_t i = 0; i < box->count; i++)
+			recent += box->msgs[i].recent;
+		buf_printf(&b, "* %zu EXISTS\r\n* %u RECENT\r\n", box->count, recent);
+	}
+	for (size_t i = 0; i < ch->flag_changed_count; i++) {
+		uint32_t seq = ch->flag_changed[i];
+
+		if (seq == 0 || seq > box->count)
+			continue;
+		buf_printf(&b, "* %u FETCH (FLAGS ", seq);
+		imap_flags_write(&b, &box->msgs[seq - 1], &box->keywords);
+		buf_append_str(&b, ")\r\n");
+	}
+	if (b.len > 0)
+		conn_write(c->conn, b.data, b.len);
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- capability */
+
+void imap_cmd_pending_run(struct imap_client *c, struct imap_command *cmd) __attribute__((weak));
+
+bool imap_command_pending(const struct imap_cmd_def *def)
+{
+	return imap_cmd_pending_run != NULL && def->run == imap_cmd_pending_run;
+}
+
+static bool imap_has(const char *name)
+{
+	for (size_t i = 0; i < imap_commands_count; i++)
+		if (strcmp(imap_commands[i].name, name) == 0)
+			return !imap_command_pending(&imap_commands[i]);
+	return false;
+}
+
+static bool imap_login_allowed(const struct imap_client *c)
+{
+	return conn_is_tls(c->conn) || cfg_bool(imap_client_cfg(c), "auth_allow_plaintext");
+}
+
+const char *imap_client_capability(const struct imap_client *c)
+{
+	static char out[1024];
+	struct buf b;
+
+	buf_init(&b, sizeof(out) - 1);
+	buf_append_str(&b, "IMAP4rev1 LITERAL+");
+	if (c->state == IMAP_ST_NOAUTH) {
+		buf_append_str(&b, " SASL-IR");
+		if (imap_has("ID"))
+			buf_append_str(&b, " ID");
+		if (imap_has("ENABLE"))
+			buf_append_str(&b, " ENABLE");
+		if (imap_has("IDLE"))
+			buf_append_str(&b, " IDLE");
+		if (!conn_is_tls(c->conn) && conn_tls_available(c->conn))
+			buf_append_str(&b, " STARTTLS");
+		if (imap_login_allowed(c))
+			buf_append_str(&b, " AUTH=PLAIN AUTH=LOGIN");
+		else
+			buf_append_str(&b, " LOGINDISABLED");
+	} else {
+		static const struct { const char *cmd, *cap; } caps[] = {
+			{ "ID", "ID" }, { "ENABLE", "ENABLE" }, { "IDLE", "IDLE" },
+			{ "NAMESPACE", "NAMESPACE" }, { "UNSELECT", "UNSELECT" },
+			{ "MOVE", "MOVE" }, { "LIST", "CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE" },
+			{ "CREATE", "CREATE-SPECIAL-USE" }, { "GETQUOTA", "QUOTA" },
+			{ "STATUS", "STATUS=SIZE" },
+		};
+
+		for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+			if (imap_has(caps[i].cmd))
+				buf_printf(&b, " %s", caps[i].cap);
+		/* UIDPLUS (RFC 4315): APPENDUID, COPYUID and UID EXPUNGE */
+		if (imap_has("APPEND") && imap_has("COPY") && imap_has("EXPUNGE"))
+			buf_append_str(&b, " UIDPLUS");
+		if (imap_has("APPEND"))
+			buf_printf(&b, " APPENDLIMIT=%llu", (unsigned long long)
+				   cfg_size(imap_client_cfg(c), "imap_append_limit"));
+		if (imap_has("ENABLE"))
+			buf_append_str(&b, " UTF8=ACCEPT");
+	}
+	memcpy(out, b.data, b.len + 1);
+	buf_free(&b);
+	return out;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static const struct imap_cmd_def *imap_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < imap_commands_count; i++)
+		if (strcmp(imap_commands[i].name, name) == 0)
+			return &imap_commands[i];
+	return NULL;
+}
+
+static const char *imap_state_error(const struct imap_client *c, const struct imap_cmd_def *def)
+{
+	if (c->state == IMAP_ST_NOAUTH)
+		return "Log in first";
+	if (def->states == IMAP_ST_NOAUTH)
+		return "Already authenticated";
+	if (def->states == IMAP_ST_SELECTED)
+		return "No mailbox selected";
+	return "Command not valid in this state";
+}
+
+static void imap_dispatch(struct imap_client *c, struct imap_command *cmd)
+{
+	struct imap_session *s = imap_session_of(c);
+	const struct imap_cmd_def *def = imap_cmd_find(cmd->name);
+	const char *error = NULL;
+
+	c->cmd = cmd;
+	c->def = NULL;
+	if (def == NULL)
+		error = "Unknown command";
+	else if (cmd->uid && (def->flags & IMAP_CMD_UID) == 0)
+		error = "UID with a command that does not take it";
+	else if ((def->states & c->state) == 0)
+		error = imap_state_error(c, def);
+	if (error != NULL) {
+		imap_client_bad(c, error);
+		return;
+	}
+	c->def = def;
+	s->in_dispatch = true;
+	def->run(c, cmd);
+	s->in_dispatch = false;
+	/* still running (a worker, authd, IDLE): no next command meanwhile */
+	if (c->cmd != NULL && !c->gone && !conn_is_closing(c->conn) && s->line_fn == NULL)
+		conn_pause(c->conn);
+}
+
+static void imap_parse_error(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+	const struct imap_parse_error *e = imap_parser_error(c->parser);
+	uint64_t skip;
+
+	imap_client_line(c, "%s %s %s", e->tag != NULL ? e->tag : "*", e->no ? "NO" : "BAD",
+			 e->text);
+	if (e->fatal) {
+		conn_close(c->conn, "unrecoverable literal");
+		return;
+	}
+	if (imap_parser_skip_size(c->parser, &skip)) {
+		conn_expect_literal(c->conn, skip);
+		s->lit = skip > 0 ? IMAP_LIT_PARSER : IMAP_LIT_NONE;
+	}
+	if (!e->no)
+		imap_count_bad(c);
+}
+
+static bool imap_is_append_message(struct imap_client *c)
+{
+	const char *name = imap_parser_name(c->parser);
+
+	/* APPEND mailbox [flags] [date] literal: a top-level literal after the
+	 * mailbox name */
+	return (c->state & IMAP_ST_AUTHED) && name != NULL && strcmp(name, "APPEND") == 0 &&
+		imap_parser_depth(c->parser) == 0 && imap_parser_arg_count(c->parser) >= 1;
+}
+
+static void imap_literal(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+	const struct cfg *cfg = imap_client_cfg(c);
+	uint64_t size = imap_parser_literal_size(c->parser);
+	bool sync = imap_parser_literal_sync(c->parser);
+
+	if (imap_is_append_message(c)) {
+		if (size > cfg_size(cfg, "imap_append_limit")) {
+			/* RFC 7889 APPENDLIMIT, RFC 4469 TOOBIG */
+			imap_parser_literal_reject(c->parser, "[TOOBIG] Message too large", true);
+			imap_parse_error(c);
+			return;
+		}
+		imap_parser_literal_stream(c->parser);
+		if (imap_parser_tag(c->parser) == NULL) {
+			imap_parse_error(c);
+			return;
+		}
+		s->streams = xreallocarray(s->streams, s->nstreams + 1, sizeof(*s->streams));
+		buf_init(&s->streams[s->nstreams], (size_t)size);
+		s->nstreams++;
+		if (sync)
+			imap_client_write(c, "+ OK\r\n", 6);
+		if (size > 0) {
+			conn_expect_literal(c->conn, size);
+			s->lit = IMAP_LIT_STREAM;
+		}
+		return;
+	}
+	if (imap_parser_literal_keep(c->parser) < 0) {
+		imap_parse_error(c);
+		return;
+	}
+	if (sync)
+		imap_client_write(c, "+ OK\r\n", 6);
+	if (size > 0) {
+		conn_expect_literal(c->conn, size);
+		s->lit = IMAP_LIT_PARSER;
+	}
+}
+
+static void imap_parse_result(struct imap_client *c, enum imap_parse_result r)
+{
+	struct imap_session *s = imap_session_of(c);
+	uint64_t skip;
+
+	switch (r) {
+	case IMAP_PARSE_NONE:
+		break;
+	case IMAP_PARSE_COMMAND:
+		imap_dispatch(c, imap_parser_take_command(c->parser));
+		break;
+	case IMAP_PARSE_LITERAL:
+		imap_literal(c);
+		break;
+	case IMAP_PARSE_ERROR:
+		imap_parse_error(c);
+		break;
+	case IMAP_PARSE_SKIP:
+		if (imap_parser_skip_size(c->parser, &skip) && skip > 0) {
+			conn_expect_literal(c->conn, skip);
+			s->lit = IMAP_LIT_PARSER;
+		}
+		break;
+	}
+}
+
+static void imap_on_line(void *session, struct conn *conn, const struct lr_line *line)
+{
+	struct imap_session *s = session;
+	struct imap_client *c = s->c;
+
+	if (conn_is_closing(conn) || c->gone)
+		return;
+	if (s->line_fn != NULL) {
+		s->line_fn(c, line);
+		return;
+	}
+	if (c->cmd != NULL)
+		return;   /* cannot happen: reading is paused while a command runs */
+	if (line->len > cfg_size(imap_client_cfg(c), "imap_max_line")) {
+		imap_parser_reset(c->parser);
+		imap_client_untagged(c, "BAD Command line too long");
+		imap_count_bad(c);
+		return;
+	}
+	imap_parse_result(c, imap_parser_line(c->parser, line->data, line->len));
+}
+
+static void imap_on_data(void *session, struct conn *conn, const struct lr_line *chunk)
+{
+	struct imap_session *s = session;
+	struct imap_client *c = s->c;
+
+	(void)conn;
+	if (s->lit == IMAP_LIT_STREAM && s->nstreams > 0) {
+		if (buf_append(&s->streams[s->nstreams - 1], chunk->data, chunk->len) < 0)
+			log_error(conn_sid(c->conn), "imap: literal larger than announced");
+	} else if (s->lit == IMAP_LIT_PARSER) {
+		imap_parser_literal_data(c->parser, chunk->data, chunk->len);
+	}
+	if (chunk->last)
+		s->lit = IMAP_LIT_NONE;
+}
+
+static void imap_on_too_long(void *session, struct conn *conn)
+{
+	struct imap_session *s = session;
+	struct imap_client *c = s->c;
+
+	(void)conn;
+	if (s->line_fn != NULL) {
+		/* AUTHENTICATE response or IDLE's DONE too long */
+		imap_client_untagged(c, "BAD Line too long");
+		return;
+	}
+	imap_parser_reset(c->parser);
+	imap_client_untagged(c, "BAD Command line too long");
+	imap_count_bad(c);
+}
+
+void imap_client_read_line(struct imap_client *c, imap_line_fn *fn)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	s->line_fn = fn;
+	if (fn != NULL && !s->in_dispatch)
+		conn_resume(c->conn);
+}
+
+/* ---------------------------------------------------------------- life */
+
+static void imap_parser_setup(struct imap_client *c)
+{
+	const struct cfg *cfg = imap_client_cfg(c);
+	struct imap_parser_limits lim;
+
+	imap_parser_default_limits(&lim);
+	lim.max_literal = cfg_size(cfg, "imap_max_literal");
+	if (lim.max_command < lim.max_literal + cfg_size(cfg, "imap_max_line"))
+		lim.max_command = (size_t)(lim.max_literal + cfg_size(cfg, "imap_max_line"));
+	c->parser = imap_parser_new(&lim);
+}
+
+static void *imap_connect(struct conn *conn)
+{
+	struct imap_client *c = xcalloc(1, sizeof(*c));
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	struct mbs *m = daemon_context(daemon_of_conn(conn));
+	char ip[NETADDR_STRLEN];
+
+	c->conn = conn;
+	c->mbs = m;
+	c->state = IMAP_ST_NOAUTH;
+	c->session_private = s;
+	s->c = c;
+	s->next = m->imap_sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	m->imap_sessions = s;
+	imap_parser_setup(c);
+	imap_client_set_timeout(c);
+	if (daemon_stopping(daemon_of_conn(conn))) {
+		imap_bye_close(c, "Server shutting down", "shutdown");
+		return s;
+	}
+	log_info(conn_sid(conn), "imap: connect rip=%s tls=%s", imap_client_rip(c, ip),
+		 conn_is_tls(conn) ? "yes" : "no");
+	imap_client_untagged(c, "OK [CAPABILITY %s] %s Mailroom IMAP ready.",
+			     imap_client_capability(c), m->hostname);
+	return s;
+}
+
+static void imap_on_tls(void *session, struct conn *conn)
+{
+	struct imap_session *s = session;
+
+	(void)conn;
+	/* RFC 3501 6.2.1: nothing learnt before TLS is kept; the parser
+	 * starts over (lib/conn dropped the pipelined bytes) */
+	imap_parser_reset(s->c->parser);
+	s->lit = IMAP_LIT_NONE;
+}
+
+static void imap_on_timeout(struct conn *conn, enum conn_timeout which)
+{
+	(void)which;
+	conn_write_str(conn, "* BYE Autologout; idle for too long\r\n");
+}
+
+static void imap_on_busy(struct conn *conn)
+{
+	conn_write_str(conn, "* BYE Too many connections, try later\r\n");
+}
+
+static void imap_client_free(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	imap_streams_free(s);
+	imap_command_free(&c->cmd);
+	imap_parser_free(&c->parser);
+	if (c->box != NULL)
+		mbox_close(&c->box);
+	free(c->mbox_user.root);
+	free(c->user);
+	free(s->pending_status);
+	free(s->pending_text);
+	free(s->auth_mech);
+	free(s->auth_login);
+	free(c->cmd_ctx);
+	free(s);
+	free(c);
+}
+
+static void imap_on_close(void *session, struct conn *conn)
+{
+	struct imap_session *s = session;
+	struct imap_client *c;
+
+	(void)conn;
+	if (s == NULL)
+		return;
+	c = s->c;
+	c->gone = true;
+	if (s->auth_req != NULL)
+		authd_client_cancel(s->auth_req);
+	if (s->user_req != NULL)
+		authd_client_cancel(s->user_req);
+	s->auth_req = s->user_req = NULL;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else if (c->mbs->imap_sessions == s)
+		c->mbs->imap_sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	if (s->jobs == 0)
+		imap_client_free(c);
+}
+
+void imap_sessions_shutdown(struct mbs *m)
+{
+	struct imap_session *s = m->imap_sessions, *next;
+
+	/* Every session goes now, a running command too: the authd client
+	 * is freed next, and a worker job still out finds c->gone. */
+	for (; s != NULL; s = next) {
+		next = s->next;
+		imap_bye_close(s->c, "Server shutting down", "shutdown");
+	}
+}
+
+#define IMAP_SERVICE(NAME) { \
+	.name = NAME, .max_line = IMAP_READ_LINE_MAX, .eol = LR_EOL_LF, \
+	.on_connect = imap_connect, .on_line = imap_on_line, .on_data = imap_on_data, \
+	.on_too_long = imap_on_too_long, .on_tls = imap_on_tls, \
+	.on_timeout = imap_on_timeout, .on_busy = imap_on_busy, .on_close = imap_on_close }
+
+const struct conn_service imap_service = IMAP_SERVICE("imap");
+const struct conn_service imaps_service = IMAP_SERVICE("imaps");

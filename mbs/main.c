@@ -1,0 +1,161 @@
+/* mailroom-mbs: IMAP (and later POP3/POP2) over the Maildir++ store, on
+ * the daemon skeleton; the IMAP session in imap-session.c, its commands
+ * in imap-cmd-*.c, the store behind mbs/mailbox.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authd-client.h"
+#include "daemon.h"
+#include "imap-session.h"
+#include "log.h"
+#include "mbs.h"
+#include "xalloc.h"
+
+const struct cfg_def mbs_defs[] = {
+	{ "hostname", CFG_STR, NULL,
+	  "name in the greeting and the BYE (empty: the host's name)", 0, 0, NULL, NULL },
+	{ "authd_lookup_socket", CFG_STR, "/run/mailroom/authd-lookup",
+	  "authd's lookup socket (the user's mailbox and quota after login)", 0, 0, NULL, NULL },
+	{ "authd_auth_socket", CFG_STR, "/run/mailroom/auth",
+	  "authd's auth socket (LOGIN, AUTHENTICATE, USER/PASS)", 0, 0, NULL, NULL },
+	{ "authd_timeout", CFG_TIME, "10s",
+	  "an authd answer later than this is a temporary failure ([UNAVAILABLE])", 1, 3600, NULL, NULL },
+	{ "auth_allow_plaintext", CFG_BOOL, "no",
+	  "allow LOGIN and AUTHENTICATE before TLS (no: LOGINDISABLED; loopback is not exempt)",
+	  0, 0, NULL, NULL },
+	{ "imap_idle_timeout", CFG_TIME, "30m",
+	  "close an authenticated IMAP session silent this long, IDLE included (RFC 3501 5.4: at least 30m)",
+	  1, 86400, NULL, NULL },
+	{ "imap_max_bad_commands", CFG_INT, "20",
+	  "BAD replies in one session before BYE and close", 1, 10000, NULL, NULL },
+	{ "imap_max_line", CFG_SIZE, "64k",
+	  "longest IMAP command line; longer ones get BAD and are dropped", 1024, 1024 * 1024, NULL, NULL },
+	{ "imap_max_literal", CFG_SIZE, "64k",
+	  "largest literal kept in memory for a command other than APPEND ([TOOBIG] beyond)",
+	  1024, 16 * 1024 * 1024, NULL, NULL },
+	{ "imap_append_limit", CFG_SIZE, "50M",
+	  "largest message APPEND accepts, advertised as APPENDLIMIT ([TOOBIG] beyond)",
+	  1024, 1LL << 32, NULL, NULL },
+	{ "mailbox_notify", CFG_ENUM, "inotify",
+	  "how sessions learn of changes to an open folder: inotify, or polling only",
+	  0, 0, "inotify|poll", NULL },
+	{ "mailbox_poll_interval", CFG_TIME, "5s",
+	  "polling period when inotify is off or unavailable", 1, 3600, NULL, NULL },
+	{ "mailbox_revalidate_interval", CFG_TIME, "30s",
+	  "re-read an open folder this often even without events (changes from other hosts, NFS)",
+	  1, 86400, NULL, NULL },
+};
+const size_t mbs_defs_count = sizeof(mbs_defs) / sizeof(mbs_defs[0]);
+
+static const struct conn_service *const mbs_services[] = {
+	&imap_service, &imaps_service,
+};
+
+static void mbs_hostname(struct mbs *m, const struct cfg *cfg)
+{
+	const char *h = cfg_str(cfg, "hostname");
+
+	if (*h == '\0') {
+		if (gethostname(m->hostname, sizeof(m->hostname) - 1) < 0)
+			strcpy(m->hostname, "localhost");
+		m->hostname[sizeof(m->hostname) - 1] = '\0';
+		return;
+	}
+	strncpy(m->hostname, h, sizeof(m->hostname) - 1);
+	m->hostname[sizeof(m->hostname) - 1] = '\0';
+}
+
+static int mbs_check(const struct cfg *cfg, const char **error_r)
+{
+	const char *h = cfg_str(cfg, "hostname");
+
+	for (; *h != '\0'; h++) {
+		/* it goes into the greeting: no spaces, controls or brackets */
+		if ((unsigned char)*h <= ' ' || *h == 0x7f || *h == '[' || *h == ']') {
+			*error_r = "hostname: no spaces, brackets or control characters";
+			return -1;
+		}
+	}
+	if (cfg_time(cfg, "imap_idle_timeout") < 30 * 60)
+		log_warn(NULL, "imap_idle_timeout below the RFC 3501 5.4 minimum of 30 minutes");
+	return 0;
+}
+
+static int mbs_started(struct daemon *d, const char **error_r)
+{
+	const struct cfg *cfg = daemon_cfg(d);
+	struct mbs *m = xcalloc(1, sizeof(*m));
+	struct authd_client_settings set = {
+		.lookup_socket = cfg_str(cfg, "authd_lookup_socket"),
+		.auth_socket = *cfg_str(cfg, "authd_auth_socket") != '\0'
+			? cfg_str(cfg, "authd_auth_socket") : NULL,
+		.timeout_ms = cfg_time(cfg, "authd_timeout") * 1000,
+	};
+
+	(void)error_r;
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	m->loop = daemon_loop(d);
+	mbs_hostname(m, cfg);
+	m->authd = authd_client_new(m->loop, &set);
+	daemon_set_context(d, m);
+	log_info(NULL, "mbs hostname=%s", m->hostname);
+	return 0;
+}
+
+static void mbs_reloaded(struct daemon *d)
+{
+	mbs_hostname(daemon_context(d), daemon_cfg(d));
+}
+
+/* SIGTERM: sessions wait for the next command forever, so tell them to
+ * go (RFC 3501 7.1.5 BYE) rather than wait out shutdown_timeout. */
+static void mbs_quiesce(struct daemon *d)
+{
+	struct mbs *m = daemon_context(d);
+
+	if (m != NULL)
+		imap_sessions_shutdown(m);
+}
+
+/* The last session is gone: the authd client's sockets must not keep
+ * the loop running. */
+static void mbs_stopping(struct daemon *d)
+{
+	struct mbs *m = daemon_context(d);
+
+	if (m != NULL)
+		authd_client_weaken(m->authd);
+}
+
+static void mbs_stopped(struct daemon *d)
+{
+	struct mbs *m = daemon_context(d);
+
+	if (m == NULL)
+		return;
+	authd_client_free(m->authd);
+	free(m);
+	daemon_set_context(d, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_info info = {
+		.name = "mailroom-mbs",
+		.default_config = SYSCONFDIR "/mailroom/mbs.conf",
+		.defs = mbs_defs,
+		.ndefs = mbs_defs_count,
+		.services = mbs_services,
+		.nservices = sizeof(mbs_services) / sizeof(mbs_services[0]),
+		.check = mbs_check,
+		.started = mbs_started,
+		.reloaded = mbs_reloaded,
+		.quiesce = mbs_quiesce,
+		.stopping = mbs_stopping,
+		.stopped = mbs_stopped,
+	};
+
+	return daemon_main(&info, argc, argv);
+}
