@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dotlock.h"
@@ -80,6 +81,21 @@ static int pop3_maildrop_lock(struct mbox_user *u, const struct pop3_maildrop_se
 	return r;
 }
 
+/* The directories above a first-time Maildir (<mail_root>/<domain>/),
+ * as the mta makes them for a first delivery. */
+static void pop3_mkdir_parents(const char *maildir)
+{
+	char *path = xstrdup(maildir);
+
+	for (char *p = strchr(path + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (p[1] != '\0')
+			(void)mkdir(path, 0700);
+		*p = '/';
+	}
+	free(path);
+}
+
 int pop3_maildrop_open(struct mbox_user *u, const struct pop3_maildrop_settings *set,
 		       struct pop3_maildrop **md_r, const char **error_r)
 {
@@ -89,6 +105,7 @@ int pop3_maildrop_open(struct mbox_user *u, const struct pop3_maildrop_settings 
 	int r;
 
 	/* A new account has no Maildir until its first delivery. */
+	pop3_mkdir_parents(u->root);
 	if (maildir_create(u->root, error_r) < 0)
 		return -1;
 	if (set->lock_session) {
