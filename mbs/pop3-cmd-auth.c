@@ -197,7 +197,7 @@ static void pop3_open_done(struct pop3_client *c, void *ctx)
 	struct pop3_open *o = ctx;
 
 	if (c->gone) {
-		pop3_maildrop_close(&o->md);   /* rare: the release is quick */
+		c->md = o->md;   /* released on a worker with the session */
 		free(o);
 		return;
 	}
@@ -457,14 +457,22 @@ bool pop3_cmd_auth(struct pop3_client *c, const struct pop3_command *cmd)
 	return true;
 }
 
+void pop3_auth_abort(struct pop3_client *c)
+{
+	if (c->req != NULL)
+		authd_client_cancel(c->req);
+	c->req = NULL;
+	pop3_auth_end(c);
+	free(c->user_arg);
+	c->user_arg = NULL;
+}
+
 void pop3_auth_line(struct pop3_client *c, const char *line)
 {
 	c->auth_waiting = false;
 	if (strcmp(line, "*") == 0) {
 		/* RFC 5034 4: the client cancels: -ERR */
-		authd_client_cancel(c->req);
-		c->req = NULL;
-		pop3_auth_end(c);
+		pop3_auth_abort(c);
 		pop3_client_bad(c, "-ERR Authentication aborted.");
 		pop3_client_done(c);
 		return;

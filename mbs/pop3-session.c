@@ -104,10 +104,12 @@ void pop3_sessions_shutdown(struct mbs *m)
 {
 	struct pop3_client *c, *next;
 
+	/* A worker job or a RETR in progress ends first (pop3_client_done);
+	 * a login waiting for authd or for the client just goes. */
 	for (c = m->pop3_clients; c != NULL; c = next) {
 		next = c->next;
 		c->shutdown = true;
-		if (!c->pending && c->retr == NULL)
+		if (!c->working && c->retr == NULL)
 			pop3_client_goodbye(c);
 	}
 }
@@ -181,6 +183,10 @@ static void pop3_touch_done(struct pop3_client *c, void *ctx)
 	free(t);
 	if (c->gone)
 		return;
+	if (c->shutdown) {
+		pop3_client_goodbye(c);
+		return;
+	}
 	conn_resume(c->conn);
 	if (result > 0)
 		return;
@@ -277,8 +283,17 @@ void pop3_client_run(struct pop3_client *c,
 
 static void pop3_on_too_long(void *session, struct conn *conn)
 {
+	struct pop3_client *c = session;
+
 	(void)conn;
-	pop3_client_bad(session, "-ERR Input line too long.");
+	if (c->auth_waiting) {
+		/* An answer to a SASL challenge that long ends the exchange. */
+		pop3_auth_abort(c);
+		pop3_client_bad(c, "-ERR Input line too long.");
+		pop3_client_done(c);
+		return;
+	}
+	pop3_client_bad(c, "-ERR Input line too long.");
 }
 
 void pop3_on_writable(void *session, struct conn *conn)

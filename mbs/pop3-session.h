@@ -159,6 +159,8 @@ void pop3_auth_start(struct pop3_client *c, const char *mech, const char *method
 /* the client's answer to a "+ " SASL challenge */
 void pop3_auth_line(struct pop3_client *c, const char *line);
 void pop3_auth_cancel(struct pop3_client *c);
+/* End a SASL exchange in progress (authd's request cancelled). */
+void pop3_auth_abort(struct pop3_client *c);
 
 /* SIGTERM: every session says "-ERR [SYS/TEMP]" and closes, a running
  * command first finishing its reply. */

@@ -410,6 +410,16 @@ class TestAuth(Pop3Case):
         self.assertEqual(r.cmd(f"AUTH PLAIN {plain()}"), "+OK Logged in.")
         r.close()
 
+    def test_long_response_ends_the_exchange(self):
+        r = Raw(env().mbs.pop3s_port, tls=True)
+        r.line()
+        self.assertEqual(r.cmd("AUTH PLAIN"), "+ ")
+        self.assertEqual(r.cmd("A" * 9000), "-ERR Input line too long.")
+        self.assertEqual(r.cmd("CAPA"), "+OK")
+        r.multi()
+        self.assertEqual(r.cmd(f"AUTH PLAIN {plain()}"), "+OK Logged in.")
+        r.close()
+
     def test_mechanisms(self):
         r = Raw(env().mbs.pop3s_port, tls=True)
         r.line()
@@ -708,16 +718,25 @@ class TestBigAndPipelining(Pop3Case):
         want = len(body) + body.count(b"\n")
         r = raw_login()
         self.assertEqual(r.cmd("LIST 1"), f"+OK 1 {want}")
+        before = self.rss_kb(env().mbs.proc.pid)
         r.send("RETR 1\r\n")
         self.assertEqual(r.line(), f"+OK {want} octets")
         time.sleep(1.0)   # let the server fill the socket and stop
-        rss = self.rss_kb(env().mbs.proc.pid)
-        self.assertLess(rss, 30 * 1024, "RSS while a 40 MB RETR waits for the client")
+        grown = self.rss_kb(env().mbs.proc.pid) - before
+        # (a sanitizer build keeps freed memory in quarantine: not measured)
+        if not self.sanitized(env().mbs.proc.pid):
+            self.assertLess(grown, 16 * 1024,
+                            "RSS growth while a 40 MB RETR waits for the client")
         got = r.read_exact(want + 1 + 3)
         self.assertTrue(got.startswith(b"Subject: big\r\n\r\n..dot\r\n"))
         self.assertTrue(got.endswith(line.replace(b"\n", b"\r\n") + b".\r\n"))
         self.assertEqual(r.cmd("NOOP"), "+OK")
         r.close()
+
+    @staticmethod
+    def sanitized(pid):
+        with open(f"/proc/{pid}/maps") as f:
+            return "libasan" in f.read()
 
     @staticmethod
     def rss_kb(pid):
