@@ -219,11 +219,27 @@ static void authproto_work(void *ctx)
 	authproto_wipe(&r->in);
 }
 
+/* A failed login's FAIL: with code=user_disabled when the password was
+ * right but the account, domain or service is off (Dovecot's code; the
+ * frontends answer [AUTHORIZATIONFAILED]). Only who knows the password
+ * learns it. */
+static void authproto_fail_login(struct authproto_request *r)
+{
+	struct authproto_session *s = r->session;
+
+	if (s->conn == NULL)
+		return;
+	if (authd_sasl_disabled(r->sasl))
+		conn_printf(s->conn, "FAIL\t%u\tcode=user_disabled\n", r->id);
+	else
+		authproto_fail(s, r->id, false, NULL);
+}
+
 static void authproto_fail_delayed(uv_timer_t *t)
 {
 	struct authproto_request *r = t->data;
 
-	authproto_fail(r->session, r->id, false, NULL);
+	authproto_fail_login(r);
 	authproto_request_free(r);
 }
 
@@ -248,7 +264,7 @@ static void authproto_finish_fail(struct authproto_request *r)
 	if (!r->no_penalty)
 		delay = authd_penalty_delay_for(s->authd, r->have_rip ? &r->rip : NULL);
 	if (delay == 0) {
-		authproto_fail(s, r->id, false, NULL);
+		authproto_fail_login(r);
 		authproto_request_free(r);
 		return;
 	}

@@ -323,6 +323,11 @@ const char *authd_sasl_error(const struct authd_sasl *s)
 	return s->error;
 }
 
+bool authd_sasl_disabled(const struct authd_sasl *s)
+{
+	return s->verified && s->verdict == AUTHD_LOGIN_DISABLED;
+}
+
 void authd_sasl_free(struct authd_sasl *s)
 {
 	if (s == NULL)

@@ -41,6 +41,9 @@ enum authd_sasl_result authd_sasl_step(struct authd_sasl *s, const void *in, siz
 const char *authd_sasl_user(const struct authd_sasl *s);
 /* After FAIL: a reason for the log, NULL when the core already logged. */
 const char *authd_sasl_error(const struct authd_sasl *s);
+/* After AUTHD_SASL_FAIL: the password was right but the account, its
+ * domain or the service is disabled. */
+bool authd_sasl_disabled(const struct authd_sasl *s);
 void authd_sasl_free(struct authd_sasl *s);
 
 #endif

@@ -26,7 +26,6 @@ import contextlib
 import datetime
 import multiprocessing
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -37,7 +36,10 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "bench"))
 import services  # noqa: E402  (a private MariaDB)
+from benchlib import (BenchError, children_of, comm, dovecot_version,  # noqa: E402
+                      end_group, machine, pct, proc_mem, tail, wait_for)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
 AUTHD = os.path.join(BUILD, "authd", "mailroom-authd")
@@ -48,10 +50,6 @@ MAX_OPS_PER_CLIENT = 5_000_000  # a bound beside the time limit
 CACHED_USERS = 20
 MAIL_ROOT = "/var/vmail/"
 SPID_START = 100000  # CPIDs the clients announce; unique per connection
-
-
-class BenchError(Exception):
-    pass
 
 
 # ------------------------------------------------------------- data set
@@ -143,84 +141,6 @@ class DataSet:
 
 
 # ------------------------------------------------------------- processes
-
-def proc_mem(pid):
-    """(VmRSS, VmHWM) of pid in KiB, or (0, 0) when it is gone."""
-    rss = hwm = 0
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, hwm
-
-
-def children_of(pid):
-    """Every descendant of pid (from /proc), breadth first."""
-    parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                parent[int(entry)] = int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    out, todo = [], [pid]
-    while todo and len(out) < 10000:
-        p = todo.pop(0)
-        kids = [c for c, pp in parent.items() if pp == p]
-        out += kids
-        todo += kids
-    return out
-
-
-def comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def end_group(proc):
-    """SIGTERM the process group of proc, then SIGKILL; waits bounded."""
-    if proc is None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Children that outlive the leader stay in its group: end them too.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def wait_for(check, proc, what, log):
-    deadline = time.monotonic() + START_TIMEOUT
-    while not check():
-        if proc.poll() is not None:
-            raise BenchError(f"{what} exited with {proc.returncode}:\n{tail(log)}")
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} not ready after {START_TIMEOUT:.0f}s:\n{tail(log)}")
-        time.sleep(0.05)
-
-
-# The last lines of a log, as services.py shows them on failure.
-tail = services._tail
-
 
 class Daemon:
     """One daemon in its own process group and temp dir."""
@@ -551,13 +471,6 @@ class Runner:
                 "errors": errors, "p50": pct(lat, 50), "p99": pct(lat, 99)}
 
 
-def pct(sorted_values, p):
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))
-    return sorted_values[k] * 1000.0
-
-
 def warm(runner, kind, path, requests, what):
     """One pass over requests (bounded by their count); every answer must
     be the expected one, or the figures would measure errors."""
@@ -677,29 +590,6 @@ def table(mr, dc):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
-
-
-def dovecot_version():
-    try:
-        res = subprocess.run(["dovecot", "--version"], capture_output=True, text=True,
-                             timeout=10, env=dict(os.environ, PATH=os.environ.get(
-                                 "PATH", "") + ":/usr/sbin"))
-        return res.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
 
 
 def parse_args():

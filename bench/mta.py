@@ -36,8 +36,8 @@ TOP = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, BENCH)
 import mrtest  # noqa: E402  (free_port, wait_port)
-from authd import (BenchError, children_of, end_group, machine,  # noqa: E402
-                   proc_mem, tail, wait_for)
+from benchlib import (BenchError, children_of, end_group, machine,  # noqa: E402
+                      port_open, proc_mem, pss_kib, running, tail, wait_for, write)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
 AUTHD = os.path.join(BUILD, "authd", "mailroom-authd")
@@ -74,25 +74,6 @@ def count_new(root):
         elif dirpath.count(os.sep) - root.count(os.sep) >= 4:
             dirnames[:] = []
     return total
-
-
-def pss_kib(pid):
-    """Proportional set size: shared pages split among their users, so a
-    sum over many processes does not count libraries once per process."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def write(path, text, mode=0o644):
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
 
 
 class Side:
@@ -331,24 +312,6 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-
-
-def running(pid):
-    """pid exists and is not a zombie: the daemonized master is nobody's
-    child here, and a PID 1 that does not reap leaves it as one."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def port_open(port):
-    try:
-        mrtest.wait_port("127.0.0.1", port, timeout=0.2)
-        return True
-    except TimeoutError:
-        return False
 
 
 class Sampler(threading.Thread):

@@ -496,6 +496,7 @@ static void ac_auth_answer(struct ac_chan *ch, const char *verb, char **f, int n
 	void *cb = req->cb, *ctx = req->ctx;
 	const char *user = ac_field(f + 1, n - 1, "user");
 	const char *reason = ac_field(f + 1, n - 1, "reason");
+	const char *code = ac_field(f + 1, n - 1, "code");
 	bool temp = false;
 
 	for (int i = 1; i < n; i++)
@@ -506,7 +507,7 @@ static void ac_auth_answer(struct ac_chan *ch, const char *verb, char **f, int n
 	else if (temp)
 		((authd_auth_cb *)cb)(ctx, AUTHD_AUTH_TEMPFAIL, reason != NULL ? reason : "temp");
 	else
-		((authd_auth_cb *)cb)(ctx, AUTHD_AUTH_FAIL, NULL);
+		((authd_auth_cb *)cb)(ctx, AUTHD_AUTH_FAIL, code);
 }
 
 static void ac_auth_line(struct ac_chan *ch, char *line)

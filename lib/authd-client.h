@@ -98,7 +98,9 @@ struct authd_client_req *authd_client_sender(struct authd_client *c, const char 
 enum authd_auth_step {
 	AUTHD_AUTH_CONTINUE,  /* data: base64 challenge to send the client */
 	AUTHD_AUTH_OK,        /* data: the canonical user name */
-	AUTHD_AUTH_FAIL,      /* data: NULL (never says why to the client) */
+	/* data: NULL, or "user_disabled" when the password was right but the
+	 * account, domain or service is disabled (never why otherwise) */
+	AUTHD_AUTH_FAIL,
 	AUTHD_AUTH_TEMPFAIL,  /* data: reason for the log */
 };
 

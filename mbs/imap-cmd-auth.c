@@ -185,7 +185,7 @@ static void imap_user_answer(void *ctx, const struct authd_user_answer *a)
 	if ((a->state != NULL && strcmp(a->state, "active") != 0) ||
 	    !imap_has_service(a->services, "imap")) {
 		/* the password was right: saying why gives nothing away */
-		imap_login_log_fail(c, "refused (imap disabled)");
+		imap_login_log_fail(c, "refused (disabled)");
 		free(c->user);
 		c->user = NULL;
 		imap_auth_end(c, "NO", "[AUTHORIZATIONFAILED] IMAP access is disabled for this account.");
@@ -230,6 +230,14 @@ static void imap_auth_step(void *ctx, enum authd_auth_step step, const char *dat
 		return;
 	case AUTHD_AUTH_FAIL:
 		s->auth_req = NULL;
+		if (data != NULL && strcmp(data, "user_disabled") == 0) {
+			/* the password was right (authd says so only then):
+			 * RFC 5530 AUTHORIZATIONFAILED */
+			imap_login_log_fail(c, "refused (disabled)");
+			imap_auth_end(c, "NO", "[AUTHORIZATIONFAILED] IMAP access is disabled for "
+				      "this account.");
+			return;
+		}
 		imap_login_log_fail(c, "failed");
 		imap_auth_end(c, "NO", "[AUTHENTICATIONFAILED] Authentication failed.");
 		return;

@@ -16,10 +16,6 @@ void imap_cmd_pending_run(struct imap_client *c, struct imap_command *cmd)
 	void imap_cmd_##name(struct imap_client *c, struct imap_command *cmd) \
 		__attribute__((weak, alias("imap_cmd_pending_run")))
 
-PENDING(id);
-PENDING(enable);
-PENDING(namespace);
-PENDING(idle);
 PENDING(select);
 PENDING(examine);
 PENDING(create);

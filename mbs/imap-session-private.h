@@ -4,6 +4,7 @@
 #include "authd-client.h"
 #include "buf.h"
 #include "imap-session.h"
+#include "notify.h"
 
 /* What imap-session.c keeps per connection beyond struct imap_client,
  * and the hooks the session's own commands (AUTHENTICATE, IDLE) use. */
@@ -26,6 +27,9 @@ struct imap_session {
 	imap_line_fn *line_fn;
 	bool in_dispatch;
 	unsigned jobs;              /* worker jobs out */
+	/* imap_client_when_writable(): counted in jobs while it waits */
+	void (*writable_fn)(struct imap_client *c, void *ctx);
+	void *writable_ctx;
 	/* the tagged reply waiting for the sync before it */
 	char *pending_status, *pending_text;
 	/* AUTHENTICATE / LOGIN */
@@ -34,6 +38,12 @@ struct imap_session {
 	char *auth_mech;
 	bool auth_ir;               /* SASL-IR was used */
 	char *auth_login;           /* LOGIN's user name, for the log */
+	/* IDLE */
+	struct mbs_notify_watch *watch;
+	bool idle_syncing;          /* a sync is out */
+	bool idle_again;            /* another change came meanwhile */
+	bool idle_done;             /* DONE read: finish after the sync */
+	bool idle_bad;              /* ...and it was not DONE */
 };
 
 static inline struct imap_session *imap_session_of(struct imap_client *c)

@@ -258,6 +258,45 @@ void imap_client_work(struct imap_client *c, void (*work)(void *ctx),
 	}
 }
 
+/* ---------------------------------------------------------------- output */
+
+void imap_client_when_writable(struct imap_client *c,
+			       void (*done)(struct imap_client *c, void *ctx), void *ctx)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	if (c->gone || !conn_write_blocked(c->conn)) {
+		done(c, ctx);
+		return;
+	}
+	s->writable_fn = done;
+	s->writable_ctx = ctx;
+	s->jobs++;
+	c->working = true;
+}
+
+static void imap_writable_fire(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+	void (*fn)(struct imap_client *c, void *ctx) = s->writable_fn;
+
+	if (fn == NULL)
+		return;
+	s->writable_fn = NULL;
+	s->jobs--;
+	c->working = s->jobs > 0;
+	fn(c, s->writable_ctx);
+}
+
+static void imap_on_writable(void *session, struct conn *conn)
+{
+	struct imap_session *s = session;
+
+	(void)conn;
+	if (s != NULL && !s->c->gone)
+		imap_writable_fire(s->c);
+}
+
 /* ---------------------------------------------------------------- sync */
 
 struct imap_sync {
@@ -407,7 +446,9 @@ const char *imap_client_capability(const struct imap_client *c)
 			{ "ID", "ID" }, { "ENABLE", "ENABLE" }, { "IDLE", "IDLE" },
 			{ "NAMESPACE", "NAMESPACE" }, { "UNSELECT", "UNSELECT" },
 			{ "MOVE", "MOVE" }, { "LIST", "CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE" },
-			{ "CREATE", "CREATE-SPECIAL-USE" }, { "GETQUOTA", "QUOTA" },
+			{ "CREATE", "CREATE-SPECIAL-USE" },
+			/* RFC 9208 3.1: one QUOTA=RES- per resource */
+			{ "GETQUOTA", "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE" },
 			{ "STATUS", "STATUS=SIZE" },
 		};
 
@@ -514,7 +555,13 @@ static void imap_literal(struct imap_client *c)
 	bool sync = imap_parser_literal_sync(c->parser);
 
 	if (imap_is_append_message(c)) {
-		if (size > cfg_size(cfg, "imap_append_limit")) {
+		uint64_t held = 0;
+
+		/* one message, or several (MULTIAPPEND) together, up to the limit */
+		for (size_t i = 0; i < s->nstreams; i++)
+			held += s->streams[i].len;
+		if (size > cfg_size(cfg, "imap_append_limit") ||
+		    held + size > cfg_size(cfg, "imap_append_limit")) {
 			/* RFC 7889 APPENDLIMIT, RFC 4469 TOOBIG */
 			imap_parser_literal_reject(c->parser, "[TOOBIG] Message too large", true);
 			imap_parse_error(c);
@@ -619,8 +666,11 @@ static void imap_on_too_long(void *session, struct conn *conn)
 
 	(void)conn;
 	if (s->line_fn != NULL) {
-		/* AUTHENTICATE response or IDLE's DONE too long */
-		imap_client_untagged(c, "BAD Line too long");
+		/* an AUTHENTICATE response or IDLE's DONE that long is neither:
+		 * the command's reader refuses it as invalid and ends */
+		static const struct lr_line invalid = { .data = "", .len = 0, .flags = LR_F_NUL };
+
+		s->line_fn(c, &invalid);
 		return;
 	}
 	imap_parser_reset(c->parser);
@@ -717,7 +767,6 @@ static void imap_client_free(struct imap_client *c)
 	free(s->pending_text);
 	free(s->auth_mech);
 	free(s->auth_login);
-	free(c->cmd_ctx);
 	free(s);
 	free(c);
 }
@@ -737,6 +786,7 @@ static void imap_on_close(void *session, struct conn *conn)
 	if (s->user_req != NULL)
 		authd_client_cancel(s->user_req);
 	s->auth_req = s->user_req = NULL;
+	mbs_notify_remove(&s->watch);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else if (c->mbs->imap_sessions == s)
@@ -744,6 +794,7 @@ static void imap_on_close(void *session, struct conn *conn)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
+	imap_writable_fire(c);   /* with c->gone: the waiting command cleans up */
 	if (s->jobs == 0)
 		imap_client_free(c);
 }
@@ -764,7 +815,8 @@ void imap_sessions_shutdown(struct mbs *m)
 	.name = NAME, .max_line = IMAP_READ_LINE_MAX, .eol = LR_EOL_LF, \
 	.on_connect = imap_connect, .on_line = imap_on_line, .on_data = imap_on_data, \
 	.on_too_long = imap_on_too_long, .on_tls = imap_on_tls, \
-	.on_timeout = imap_on_timeout, .on_busy = imap_on_busy, .on_close = imap_on_close }
+	.on_timeout = imap_on_timeout, .on_busy = imap_on_busy, .on_close = imap_on_close, \
+	.on_writable = imap_on_writable }
 
 const struct conn_service imap_service = IMAP_SERVICE("imap");
 const struct conn_service imaps_service = IMAP_SERVICE("imaps");

@@ -76,7 +76,9 @@ struct imap_client {
 	bool gone;                       /* the connection closed meanwhile */
 	bool idling;
 	struct imap_parser *parser;
-	/* Private to imap-session.c and the command that owns it. */
+	/* Private to imap-session.c and the command that owns it. The
+	 * session never frees cmd_ctx: the command does (its worker's done
+	 * callback runs even when the client is gone). */
 	void *cmd_ctx;
 	void *session_private;
 };
@@ -99,6 +101,15 @@ void imap_client_bad(struct imap_client *c, const char *text);
  * set (it must free ctx and write nothing). */
 void imap_client_work(struct imap_client *c, void (*work)(void *ctx),
 		      void (*done)(struct imap_client *c, void *ctx), void *ctx);
+
+/* Call done(c, ctx) once the connection's output queue has drained
+ * (below CONN_WRITE_LOW; at once when it is not over CONN_WRITE_HIGH): a
+ * command that writes a lot (FETCH) waits here between batches, so a slow
+ * reader holds back the server instead of filling its memory. When the
+ * connection closes meanwhile, done is called with c->gone set (it must
+ * free ctx and write nothing). One wait at a time. */
+void imap_client_when_writable(struct imap_client *c,
+			       void (*done)(struct imap_client *c, void *ctx), void *ctx);
 
 /* Sync the selected mailbox on a worker and send what changed, then call
  * done (NOOP, CHECK, IDLE wake-ups, before tagged replies). */

@@ -11,6 +11,7 @@
 #include "imap-session.h"
 #include "log.h"
 #include "mbs.h"
+#include "notify.h"
 #include "pop3-session.h"
 #include "xalloc.h"
 
@@ -46,12 +47,13 @@ const struct cfg_def mbs_defs[] = {
 	  "polling period when inotify is off or unavailable", 1, 3600, NULL, NULL },
 	{ "mailbox_revalidate_interval", CFG_TIME, "30s",
 	  "re-read an open folder this often even without events (changes from other hosts, NFS)",
-	  1, 86400, NULL, NULL },	/* ---- POP3 and POP2 (pop3-*.c, pop2-session.c) ---- */
+	  1, 86400, NULL, NULL },
+	/* ---- POP3 and POP2 (pop3-*.c, pop2-session.c) ---- */
 	{ "pop3_idle_timeout", CFG_TIME, "10m",
 	  "close a POP3 or POP2 session silent this long (RFC 1939 3: at least 10m)",
 	  1, 86400, NULL, NULL },
 	{ "pop3_max_bad_commands", CFG_INT, "20",
-	  "-ERR replies to unknown or malformed commands in one session before it is closed",
+	  "-ERR replies to unknown or malformed commands (failed logins too) in a row before the session is closed",
 	  1, 10000, NULL, NULL },
 	{ "pop3_lock_session", CFG_BOOL, "yes",
 	  "one POP3 session per maildrop ([IN-USE] for another), with Dovecot's dovecot-pop3-session.lock",
@@ -102,6 +104,15 @@ static int mbs_check(const struct cfg *cfg, const char **error_r)
 	return 0;
 }
 
+static void mbs_notify_settings(const struct cfg *cfg, struct mbs_notify_settings *set)
+{
+	*set = (struct mbs_notify_settings){
+		.mode = cfg_enum(cfg, "mailbox_notify") == 0 ? MBS_NOTIFY_INOTIFY : MBS_NOTIFY_POLL,
+		.poll_ms = cfg_time(cfg, "mailbox_poll_interval") * 1000,
+		.revalidate_ms = cfg_time(cfg, "mailbox_revalidate_interval") * 1000,
+	};
+}
+
 static int mbs_started(struct daemon *d, const char **error_r)
 {
 	const struct cfg *cfg = daemon_cfg(d);
@@ -112,12 +123,15 @@ static int mbs_started(struct daemon *d, const char **error_r)
 			? cfg_str(cfg, "authd_auth_socket") : NULL,
 		.timeout_ms = cfg_time(cfg, "authd_timeout") * 1000,
 	};
+	struct mbs_notify_settings nset;
 
 	(void)error_r;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	mbs_hostname(m, cfg);
 	m->authd = authd_client_new(m->loop, &set);
+	mbs_notify_settings(cfg, &nset);
+	m->notify = mbs_notify_new(m->loop, &nset);
 	daemon_set_context(d, m);
 	log_info(NULL, "mbs hostname=%s", m->hostname);
 	return 0;
@@ -125,7 +139,13 @@ static int mbs_started(struct daemon *d, const char **error_r)
 
 static void mbs_reloaded(struct daemon *d)
 {
-	mbs_hostname(daemon_context(d), daemon_cfg(d));
+	struct mbs *m = daemon_context(d);
+	struct mbs_notify_settings nset;
+
+	mbs_hostname(m, daemon_cfg(d));
+	/* new intervals apply now; the mode stays until a restart */
+	mbs_notify_settings(daemon_cfg(d), &nset);
+	mbs_notify_set(m->notify, &nset);
 }
 
 /* SIGTERM: sessions wait for the next command forever, so tell them to
@@ -157,6 +177,9 @@ static void mbs_stopped(struct daemon *d)
 	if (m == NULL)
 		return;
 	authd_client_free(m->authd);
+	mbs_notify_free(m->notify);
+	/* let the handles' close callbacks run (they free the notifier) */
+	uv_run(m->loop, UV_RUN_NOWAIT);
 	free(m);
 	daemon_set_context(d, NULL);
 }

@@ -1,14 +1,17 @@
-/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c lib/linereader.c lib/buf.c lib/xalloc.c */
+/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c mbs/imap-list.c lib/linereader.c lib/buf.c lib/xalloc.c */
 /* libFuzzer target for the IMAP command parser, driven as a session
  * drives it: byte 0 splits the rest into feeds, byte 1 picks the limits
  * and options, the rest is the client's stream. Announced literals are
  * kept, or streamed for APPEND; commands named FETCH, SEARCH, STORE and
- * SELECT also go through their argument parsers. Every command and error
+ * SELECT also go through their argument parsers, LIST and LSUB through
+ * theirs and the reply builder over a fixed folder list, STATUS through
+ * its item list. Every command and error
  * is checked against the grammar's promises. */
 #include <string.h>
 
 #include "../../mbs/imap-args.h"
 #include "../../mbs/imap-fetch-parse.h"
+#include "../../mbs/imap-list.h"
 #include "../../mbs/imap-parser.h"
 #include "../../mbs/imap-search-parse.h"
 #include "buf.h"
@@ -48,6 +51,44 @@ static size_t fuzz_check_args(const struct fuzz_state *st, const struct imap_arg
 	return n;
 }
 
+/* LIST/LSUB: the arguments, then the replies over a small fixed tree;
+ * every reply line is one line. */
+static void fuzz_list(const struct imap_command *cmd)
+{
+	static struct mbox_folder folders[] = {
+		{ (char *)"INBOX", MBOX_FOLDER_SUBSCRIBED | MBOX_FOLDER_CHILDREN },
+		{ (char *)"INBOX.x", 0 },
+		{ (char *)"A", MBOX_FOLDER_NOSELECT | MBOX_FOLDER_CHILDREN },
+		{ (char *)"A.B", MBOX_FOLDER_SUBSCRIBED },
+		{ (char *)"Sent", MBOX_FOLDER_SENT },
+		{ (char *)"caf&AOk-", 0 },
+		{ (char *)"gone.x", MBOX_FOLDER_SUBSCRIBED | MBOX_FOLDER_NONEXISTENT },
+	};
+	struct mbox_folder_list all = { folders, 6 }, subs = { folders, 7 };
+	bool lsub = strcmp(cmd->name, "LSUB") == 0;
+	struct imap_list_args a;
+	const char *error = NULL;
+
+	for (int utf8 = 0; utf8 < 2; utf8++) {
+		struct buf out;
+
+		if (imap_list_args_parse(cmd->args, cmd->count, lsub, utf8 != 0, &a, &error) < 0) {
+			FUZZ_ASSERT(error != NULL);
+			continue;
+		}
+		FUZZ_ASSERT(a.delimiter_query || a.pattern_count > 0);
+		buf_init(&out, BUF_NO_LIMIT);
+		imap_list_build(&a, &all, &subs, utf8 != 0, NULL, NULL, &out);
+		for (size_t i = 0; i < out.len; i++) {
+			FUZZ_ASSERT(out.data[i] != '\0');
+			if (out.data[i] == '\n')
+				FUZZ_ASSERT(i > 0 && out.data[i - 1] == '\r');
+		}
+		buf_free(&out);
+		imap_list_args_free(&a);
+	}
+}
+
 static void fuzz_arg_parsers(const struct imap_command *cmd)
 {
 	const char *error = NULL;
@@ -71,6 +112,13 @@ static void fuzz_arg_parsers(const struct imap_command *cmd)
 
 		if (imap_store_flags_parse(cmd->args, cmd->count, &flags, &error) == 0)
 			imap_flags_free(&flags);
+	} else if (strcmp(cmd->name, "LIST") == 0 || strcmp(cmd->name, "LSUB") == 0) {
+		fuzz_list(cmd);
+	} else if (strcmp(cmd->name, "STATUS") == 0 && cmd->count == 2) {
+		unsigned items;
+
+		if (imap_status_items_parse(&cmd->args[1], &items, &error) == 0)
+			FUZZ_ASSERT(items != 0 && items < 0x40);
 	} else if (strcmp(cmd->name, "SELECT") == 0 && cmd->count == 1 &&
 		   imap_arg_astring(&cmd->args[0]) != NULL) {
 		struct buf out;

@@ -237,13 +237,17 @@ class Failures(unittest.TestCase):
     def test_disabled_user(self):
         c = AuthClient()
         line, _ = self.timed_fail(c, 30, plain("off@example.test", "off"), "192.0.2.23")
-        self.assertEqual(line, "FAIL\t30")
+        # the right password: it may know why (Dovecot's code)
+        self.assertEqual(line, "FAIL\t30\tcode=user_disabled")
+        # a wrong one learns nothing
+        line, _ = self.timed_fail(c, 33, plain("off@example.test", "wrong"), "192.0.2.23")
+        self.assertEqual(line, "FAIL\t33")
         c.close()
 
     def test_service_not_enabled(self):
         c = AuthClient()
         line, _ = self.timed_fail(c, 31, plain("imaponly@example.test", "imap"), "192.0.2.24")
-        self.assertEqual(line, "FAIL\t31")
+        self.assertEqual(line, "FAIL\t31\tcode=user_disabled")
         c.auth(32, "PLAIN", plain("imaponly@example.test", "imap"), service="imap")
         self.assertEqual(c.line(), "OK\t32\tuser=imaponly@example.test")
         c.close()

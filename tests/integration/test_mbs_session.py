@@ -11,8 +11,10 @@ import ssl
 import time
 import unittest
 
-from mbstest import Authd, MbsDaemon, user_maildir
-from mtatest import wait_log
+import smtplib
+
+from mbstest import Authd, MbsDaemon, deliver, user_maildir
+from mtatest import MtaDaemon, wait_log
 
 TIMEOUT = 10
 ENV = None
@@ -22,6 +24,11 @@ MAX_BAD = 5
 class Env:
     def __init__(self):
         self.authd = Authd()
+        # a mailbox without IMAP: its password is right, the service is off
+        with open(os.path.join(self.authd.tmp, "users"), "a") as f:
+            f.write("noimap@example.test:{PLAIN}noimap::::::services=smtp,pop3,deliver\n")
+        self.authd.kill()
+        self.authd.start()
         self.mbs = MbsDaemon(self.authd, extra=f"imap_max_bad_commands = {MAX_BAD}\n"
                              "imap_max_line = 2k\nimap_max_literal = 4k\n"
                              "imap_append_limit = 10k\n")
@@ -231,8 +238,24 @@ class Login(unittest.TestCase):
         r = Raw(env().mbs.imaps_port, tls=True)
         self.assertTrue(r.login("nobody@example.test", "x").startswith(
             "L NO [AUTHENTICATIONFAILED]"))
-        self.assertTrue(r.login("off@example.test", "off").startswith("L NO ["))
+        self.assertTrue(r.login("off@example.test", "off").startswith(
+            "L NO [AUTHORIZATIONFAILED]"))
+        self.assertTrue(r.login("off@example.test", "wrong").startswith(
+            "L NO [AUTHENTICATIONFAILED]"))
         r.close()
+
+    def test_imap_disabled(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.login("noimap@example.test", "noimap"),
+                         "L NO [AUTHORIZATIONFAILED] IMAP access is disabled for this account.")
+        self.assertTrue(r.login("noimap@example.test", "bad").startswith(
+            "L NO [AUTHENTICATIONFAILED]"))
+        ir = base64.b64encode(b"\0noimap@example.test\0noimap").decode()
+        self.assertTrue(r.cmd("a", f"AUTHENTICATE PLAIN {ir}")[1].startswith(
+            "a NO [AUTHORIZATIONFAILED]"))
+        r.close()
+        self.assertIn("imap-login: refused (disabled) user=<noimap@example.test>",
+                      env().mbs.logtext())
 
     def test_login_syntax(self):
         r = Raw(env().mbs.imaps_port, tls=True)
@@ -294,6 +317,19 @@ class Authenticate(unittest.TestCase):
         r.send(base64.b64encode(b"demo") + b"\r\n")
         _, tagged = r.until("a")
         self.assertTrue(tagged.startswith("a OK"), tagged)
+        r.close()
+
+    def test_long_response_line(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ ")
+        r.send("QUFB" * 3000 + "\r\n")
+        self.assertTrue(r.until("a")[1].startswith("a BAD"))
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ ")
+        r.send(b"x" * (1100 * 1024) + b"\r\n")
+        self.assertTrue(r.until("b")[1].startswith("b BAD"))
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
         r.close()
 
     def test_imaplib_authenticate(self):
@@ -382,6 +418,30 @@ class Reader(unittest.TestCase):
         self.assertNotIn("x OK", r.buf.decode())
         r.close()
 
+    def test_append_literals(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        # over imap_append_limit (10k): refused before a byte is sent
+        r.send("a APPEND INBOX {20000}\r\n")
+        line = r.line()
+        self.assertTrue(line.startswith("a NO [TOOBIG]"), line)
+        # LITERAL+: read and dropped, never run as commands
+        body = b"x NOOP\r\n" * 2500
+        r.send(b"b APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n")
+        line = r.line()
+        self.assertTrue(line.startswith("b NO [TOOBIG]"), line)
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        # over imap_max_literal (4k) but within the APPEND limit: accepted
+        # and handed to APPEND
+        msg = b"Subject: big\r\n\r\n" + b"y" * 6000 + b"\r\n"
+        r.send(b"c APPEND INBOX {%d}\r\n" % len(msg))
+        self.assertEqual(r.line(), "+ OK")
+        r.send(msg + b"\r\n")
+        _, tagged = r.until("c")
+        self.assertNotIn("TOOBIG", tagged)
+        self.assertTrue(r.cmd("m", "NOOP")[1].startswith("m OK"))
+        r.close()
+
     def test_long_line(self):
         r = Raw(env().mbs.imap_port)
         # over imap_max_line (2k) and over the reader's hard limit (1M)
@@ -420,6 +480,237 @@ class Reader(unittest.TestCase):
         c.logout()
 
 
+class Extensions(unittest.TestCase):
+    def test_id(self):
+        r = Raw(env().mbs.imap_port)
+        untagged, tagged = r.cmd("a", 'ID ("name" "TestClient" "version" "1.0")')
+        self.assertEqual(tagged, "a OK ID completed.")
+        self.assertTrue(untagged[0].startswith('* ID ("name" "Mailroom"'), untagged)
+        self.assertTrue(r.cmd("b", "ID NIL")[1].startswith("b OK"))
+        self.assertTrue(r.cmd("c", 'ID ("name")')[1].startswith("c BAD"))
+        self.assertTrue(r.cmd("d", "ID")[1].startswith("d BAD"))
+        self.assertTrue(r.cmd("e", 'ID ("%s" "x")' % ("k" * 31))[1].startswith("e BAD"))
+        self.assertTrue(r.cmd("f", 'ID (name "x")')[1].startswith("f BAD"))
+        r.close()
+        wait_log(env().mbs.log, "imap: id name=TestClient version=1.0")
+
+    def test_namespace(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.cmd("a", "NAMESPACE")[1], "a BAD Log in first")
+        r.login()
+        untagged, tagged = r.cmd("b", "NAMESPACE")
+        self.assertEqual(untagged, ['* NAMESPACE (("" ".")) NIL NIL'])
+        self.assertEqual(tagged, "b OK Namespace completed.")
+        self.assertTrue(r.cmd("c", "NAMESPACE x")[1].startswith("c BAD"))
+        r.close()
+
+    def test_enable(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        self.assertEqual(r.cmd("a", "ENABLE UTF8=ACCEPT")[1], "a BAD Log in first")
+        r.login()
+        # 8-bit in a quoted string is refused before UTF8=ACCEPT
+        self.assertTrue(r.cmd("b", 'ID ("name" "Ünïcode")')[1].startswith("b BAD"))
+        untagged, tagged = r.cmd("c", "ENABLE UTF8=ACCEPT X-UNKNOWN")
+        self.assertEqual(untagged, ["* ENABLED UTF8=ACCEPT"])
+        self.assertEqual(tagged, "c OK Enabled.")
+        # enabling again reports nothing new
+        self.assertEqual(r.cmd("d", "ENABLE UTF8=ACCEPT")[0], ["* ENABLED"])
+        self.assertTrue(r.cmd("e", 'ID ("name" "Ünïcode")')[1].startswith("e OK"))
+        self.assertTrue(r.cmd("f", "ENABLE")[1].startswith("f BAD"))
+        r.close()
+
+    def test_capabilities_after_login(self):
+        c = env().mbs.login()
+        cap = set(c.capability()[1][0].decode().split())
+        for name in ("ID", "ENABLE", "IDLE", "NAMESPACE", "UTF8=ACCEPT", "LITERAL+"):
+            self.assertIn(name, cap)
+        c.logout()
+
+
+class Idle(unittest.TestCase):
+    def test_idle_done_authenticated(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        r.close()
+
+    def test_idle_not_done(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send("NOOP\r\n")
+        self.assertEqual(r.until("i")[1], "i BAD Expected DONE.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        self.assertTrue(r.cmd("x", "IDLE now")[1].startswith("x BAD"))
+        r.close()
+
+    def test_idle_long_line(self):
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        r.send(b"D" * (1100 * 1024) + b"\r\n")
+        self.assertEqual(r.until("i")[1], "i BAD Expected DONE.")
+        self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+        r.close()
+
+    def test_idle_before_login(self):
+        r = Raw(env().mbs.imap_port)
+        self.assertEqual(r.cmd("i", "IDLE")[1], "i BAD Log in first")
+        r.close()
+
+
+MESSAGE = "From: a@remote.test\r\nTo: demo@example.test\r\nSubject: {}\r\n\r\nbody\r\n"
+
+
+class Updates(unittest.TestCase):
+    """Untagged updates in the selected state: while IDLE (RFC 2177) and
+    before a tagged OK. They need SELECT, which another file provides:
+    without it in the build these are skipped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.authd = Authd()
+        cls.mbs = MbsDaemon(cls.authd, name="mbs-updates",
+                            extra="mailbox_revalidate_interval = 1h\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mbs.stop()
+        cls.authd.stop()
+
+    def selected(self):
+        r = Raw(self.mbs.imaps_port, tls=True, mbs=self.mbs)
+        self.assertTrue(r.login().startswith("L OK"))
+        untagged, tagged = r.cmd("s", "SELECT INBOX")
+        if "[CANNOT]" in tagged:
+            r.close()
+            self.skipTest("SELECT is not in this build yet")
+        self.assertTrue(tagged.startswith("s OK"), tagged)
+        exists = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")]
+        return r, exists[-1]
+
+    def wait_untagged(self, r, want, timeout=5):
+        """Lines until one holds want (bounded in time)."""
+        r.sock.settimeout(timeout)
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = r.line()
+            seen.append(line)
+            if want in line:
+                return seen
+        self.fail(f"{want!r} not seen in {seen}")
+
+    def test_idle_sees_deliver(self):
+        r, n = self.selected()
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("idle-1"))
+        self.wait_untagged(r, f"* {n + 1} EXISTS")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("idle-2"))
+        self.wait_untagged(r, f"* {n + 2} EXISTS")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        r.close()
+
+    def test_idle_sees_mta_delivery(self):
+        mta = MtaDaemon(self.authd)
+        try:
+            r, n = self.selected()
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+            with smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT) as s:
+                s.sendmail("a@remote.test", ["demo@example.test"], MESSAGE.format("via-mta"))
+            self.wait_untagged(r, f"* {n + 1} EXISTS", timeout=10)
+            r.send("DONE\r\n")
+            self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+            r.close()
+        finally:
+            mta.stop()
+
+    def test_idle_sees_expunge_and_flags_from_elsewhere(self):
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("to-go"))
+        r, n = self.selected()
+        cur = os.path.join(user_maildir(self.mbs.mail_root, "demo@example.test"), "cur")
+        r.send("i IDLE\r\n")
+        self.assertEqual(r.line(), "+ idling")
+        # another writer flags the last message, then removes it
+        names = sorted(os.listdir(cur), key=lambda x: os.stat(os.path.join(cur, x)).st_mtime)
+        last = [x for x in names if "to-go" in open(os.path.join(cur, x)).read()][-1]
+        flagged = last.split(":2,")[0] + ":2,F"
+        os.rename(os.path.join(cur, last), os.path.join(cur, flagged))
+        line = self.wait_untagged(r, " FETCH (FLAGS (")[-1]
+        self.assertIn("\\Flagged", line)
+        os.unlink(os.path.join(cur, flagged))
+        self.wait_untagged(r, " EXPUNGE")
+        r.send("DONE\r\n")
+        self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+        r.close()
+
+    def test_noop_reports_changes(self):
+        r, n = self.selected()
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("noop"))
+        untagged, tagged = r.cmd("n", "NOOP")
+        self.assertEqual(tagged, "n OK NOOP completed.")
+        self.assertIn(f"* {n + 1} EXISTS", untagged)
+        r.close()
+
+    def test_idle_two_sessions_share_a_watch(self):
+        a, n = self.selected()
+        b, _ = self.selected()
+        for r in (a, b):
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("both"))
+        for r in (a, b):
+            self.wait_untagged(r, "EXISTS")
+            r.send("DONE\r\n")
+            self.assertEqual(r.until("i")[1], "i OK Idle completed.")
+            r.close()
+
+
+class PollAndRevalidate(unittest.TestCase):
+    """mailbox_notify = poll, and revalidation alone (as on NFS, where no
+    inotify event comes): IDLE still sees a delivery."""
+
+    def run_idle(self, extra):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-poll", extra=extra)
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            r.login()
+            untagged, tagged = r.cmd("s", "SELECT INBOX")
+            if "[CANNOT]" in tagged:
+                self.skipTest("SELECT is not in this build yet")
+            n = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")][-1]
+            r.send("i IDLE\r\n")
+            self.assertEqual(r.line(), "+ idling")
+            time.sleep(0.3)
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("poll"))
+            r.sock.settimeout(5)
+            self.assertEqual(r.line(), f"* {n + 1} EXISTS")
+            r.send("DONE\r\n")
+            self.assertTrue(r.until("i")[1].startswith("i OK"))
+            r.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+    def test_poll(self):
+        self.run_idle("mailbox_notify = poll\nmailbox_poll_interval = 1s\n")
+
+    def test_revalidate_only(self):
+        # polling every hour, inotify off: only revalidation can see it
+        self.run_idle("mailbox_notify = poll\nmailbox_poll_interval = 1h\n"
+                      "mailbox_revalidate_interval = 1s\n")
+
+
 class Logout(unittest.TestCase):
     def test_logout(self):
         r = Raw(env().mbs.imap_port)
@@ -451,6 +742,60 @@ class Outage(unittest.TestCase):
             authd.stop()
 
 
+class Proxy(unittest.TestCase):
+    """PROXY protocol (HAProxy v1) on both listeners from a trusted network:
+    the client address in the log and in authd's request is the one the
+    header names."""
+
+    def test_proxy_v1_both_listeners(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-proxy", proxy=True)
+        try:
+            for port, tls in ((mbs.imap_port, False), (mbs.imaps_port, True)):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                sock.sendall(b"PROXY TCP4 192.0.2.99 192.0.2.1 40000 %d\r\n" % port)
+                if tls:
+                    sock = mbs.ssl_context().wrap_socket(sock)
+                r = Raw.__new__(Raw)
+                r.mbs, r.sock, r.buf = mbs, sock, b""
+                self.assertTrue(r.line().startswith("* OK [CAPABILITY"))
+                if not tls:
+                    r.starttls()
+                # authd is told the address too (its failure log shows it)
+                self.assertTrue(r.login(password="bad").startswith("L NO"))
+                self.assertTrue(r.login().startswith("L OK"))
+                r.close()
+            log = mbs.logtext()
+            self.assertIn("imap-login: user=<demo@example.test> rip=192.0.2.99", log)
+            self.assertNotIn("rip=127.0.0.1 method", log)
+            wait_log(authd.log, "192.0.2.99")
+        finally:
+            mbs.stop()
+            authd.stop()
+
+    def test_proxy_header_required(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-proxy2", proxy=True)
+        try:
+            sock = socket.create_connection(("127.0.0.1", mbs.imap_port), timeout=TIMEOUT)
+            sock.sendall(b"a CAPABILITY\r\n")
+            sock.settimeout(TIMEOUT)
+            data = b""
+            try:
+                while True:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            self.assertNotIn(b"a OK", data)
+            sock.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
 class Timeouts(unittest.TestCase):
     def test_idle_timeout_and_sigterm(self):
         authd = Authd()
@@ -472,10 +817,15 @@ class Timeouts(unittest.TestCase):
             r1 = Raw(mbs.imap_port, mbs=mbs)
             r2 = Raw(mbs.imaps_port, tls=True, mbs=mbs)
             r2.login()
+            r3 = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            r3.login()
+            r3.send("i IDLE\r\n")
+            self.assertEqual(r3.line(), "+ idling")
             start = time.monotonic()
             mbs.proc.terminate()
-            self.assertEqual(r1.line(), "* BYE Server shutting down")
-            self.assertEqual(r2.line(), "* BYE Server shutting down")
+            for r in (r1, r2, r3):
+                self.assertEqual(r.line(), "* BYE Server shutting down")
+                self.assertTrue(r.closed())
             mbs.proc.wait(timeout=TIMEOUT)
             self.assertLess(time.monotonic() - start, 3)
             self.assertEqual(mbs.proc.returncode, 0)

@@ -28,7 +28,8 @@ class MbsDaemon:
                  "pop3s": "tls=implicit", "pop2": "tls=none"}
 
     def __init__(self, authd, extra="", services=("imap", "imaps"), name="mbs",
-                 mail_root=None):
+                 mail_root=None, proxy=False):
+        """proxy: every listener takes a PROXY header (from 127.0.0.0/8)."""
         self.authd = authd
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"mr-{name}-")
@@ -41,8 +42,11 @@ class MbsDaemon:
             setattr(self, f"{s}_port", self.ports.get(s))
         self.log = os.path.join(self.tmp, f"{name}.log")
         self.config = os.path.join(self.tmp, f"{name}.conf")
-        listen = "".join(f"listen = 127.0.0.1:{port} {self.LISTENERS[s]} service={s}\n"
+        opts = " proxy_protocol=yes" if proxy else ""
+        listen = "".join(f"listen = 127.0.0.1:{port} {self.LISTENERS[s]}{opts} service={s}\n"
                          for s, port in self.ports.items())
+        if proxy:
+            listen += "proxy_trusted_networks = 127.0.0.0/8\n"
         with open(self.config, "w") as f:
             f.write(listen +
                     f"tls_cert = {self.ca_cert}\ntls_key = {key}\n"
@@ -60,7 +64,7 @@ class MbsDaemon:
             self.proc = subprocess.Popen([MBS, "--foreground", "--config", self.config],
                                          stdout=log, stderr=log)
         wait_log(self.log, "started listeners=", self.proc, offset=offset)
-        if self.ports:
+        if self.ports and "proxy_protocol=yes" not in open(self.config).read():
             wait_port("127.0.0.1", next(iter(self.ports.values())))
 
     def stop(self):

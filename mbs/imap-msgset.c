@@ -1,0 +1,82 @@
+/* Sets of messages for the commands of the selected state. */
+#include <stdlib.h>
+
+#include "buf.h"
+#include "imap-msgset.h"
+#include "xalloc.h"
+
+size_t imap_msgset_find_uid(const struct mbox *box, uint32_t uid)
+{
+	size_t lo = 0, hi = box->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (box->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < box->count && box->msgs[lo].uid == uid ? lo : box->count;
+}
+
+int imap_msgset_resolve(const struct mbox *box, const char *arg, bool uid, size_t **idx_r,
+			size_t *n_r, const char **error_r)
+{
+	struct imap_seqset raw, set;
+	size_t *idx = NULL, n = 0;
+
+	if (arg == NULL) {
+		*error_r = "Missing sequence set";
+		return -1;
+	}
+	if (imap_seqset_parse(arg, 0, &raw, error_r) < 0)
+		return -1;
+	if (uid) {
+		uint32_t max = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
+
+		imap_seqset_resolve_uid(&raw, max, &set);
+		imap_seqset_free(&raw);
+		/* Walk the view, not the set: "1:4294967295" is one range. */
+		idx = xreallocarray(NULL, box->count + 1, sizeof(*idx));
+		for (size_t i = 0; i < box->count && set.count > 0; i++) {
+			if (imap_seqset_contains(&set, box->msgs[i].uid))
+				idx[n++] = i;
+		}
+	} else {
+		struct imap_seqset_iter iter;
+		uint32_t seq;
+
+		if (imap_seqset_resolve_seq(&raw, (uint32_t)box->count, &set, error_r) < 0) {
+			imap_seqset_free(&raw);
+			return -1;
+		}
+		imap_seqset_free(&raw);
+		idx = xreallocarray(NULL, box->count + 1, sizeof(*idx));
+		imap_seqset_iter_init(&iter, &set);
+		while (imap_seqset_iter_next(&iter, &seq))
+			idx[n++] = (size_t)seq - 1;
+	}
+	imap_seqset_free(&set);
+	*idx_r = idx;
+	*n_r = n;
+	return 0;
+}
+
+int imap_msgset_uids_format(const uint32_t *uids, size_t n, struct buf *out)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (buf_printf(out, i == 0 ? "%u" : ",%u", uids[i]) < 0)
+			return -1;
+		if (j > i && buf_printf(out, ":%u", uids[j]) < 0)
+			return -1;
+		i = j + 1;
+	}
+	return 0;
+}
