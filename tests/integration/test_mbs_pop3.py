@@ -9,7 +9,9 @@ import base64
 import os
 import poplib
 import re
+import select
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -18,6 +20,7 @@ import time
 import unittest
 
 from mbstest import Authd, MbsDaemon, deliver, user_maildir
+from mtatest import MtaDaemon
 
 TIMEOUT = 10
 USER = "demo@example.test"
@@ -817,6 +820,32 @@ class TestLimits(Pop3Case):
         self.assertGreater(time.monotonic() - start, 1.5)
 
 
+class TestMtaDelivery(Pop3Case):
+    def test_retr_what_the_mta_delivered(self):
+        # the real mta writes with ,S= and ,W= in the name: LIST must be
+        # what RETR sends
+        mta = MtaDaemon(env().authd, services=("smtp",))
+        try:
+            body = "Subject: via-mta\r\n\r\n" + "".join(f".line {i}\r\n" for i in range(50))
+            with smtplib.SMTP("127.0.0.1", mta.ports["smtp"], timeout=TIMEOUT) as s:
+                s.sendmail("a@remote.test", [USER], body)
+            deadline = time.monotonic() + TIMEOUT
+            while not message_files():
+                self.assertLess(time.monotonic(), deadline, "not delivered")
+                time.sleep(0.05)
+            p = login()
+            self.assertEqual(p.stat()[0], 1)
+            listed = int(p.list(1).split()[2])
+            resp, lines, octets = p.retr(1)
+            self.assertEqual(resp, f"+OK {listed} octets".encode())
+            self.assertIn(b".line 49", lines)
+            # poplib counts the octets of the unstuffed lines and CRLFs
+            self.assertEqual(octets, listed)
+            p.quit()
+        finally:
+            mta.stop()
+
+
 class TestFailedLogins(Pop3Case):
     def test_failed_logins_close(self):
         # failed logins are bad commands too: a guesser is cut off
@@ -861,44 +890,56 @@ class TestDovecotUidl(Pop3Case):
     store can move either way without clients downloading everything
     again."""
 
-    def dovecot_uidl(self, md):
+    def dovecot_cmd(self, md, extra=()):
+        """Dovecot's pop3 command line for a session on md, and its
+        preexec_fn and environment; self.dovecot_top is its sandbox."""
         if not os.access(DOVECOT_POP3, os.X_OK):
             self.skipTest(f"{DOVECOT_POP3} is not installed (dovecot-pop3d)")
-        top = tempfile.mkdtemp(prefix="mr-pop3-dovecot-")
-        try:
-            for sub in ("run", "home"):
-                os.makedirs(os.path.join(top, sub))
-            conf = os.path.join(top, "dovecot.conf")
-            with open(conf, "w") as f:
-                f.write(f"ssl = no\nbase_dir = {top}/run\nstate_dir = {top}/run\n"
-                        f"log_path = {top}/dovecot.log\nmail_location = maildir:{top}/unused\n")
-            uid, gid = os.getuid(), os.getgid()
-            demote = None
-            if uid == 0:
-                import pwd
-                pw = pwd.getpwnam("nobody")
-                uid, gid = pw.pw_uid, pw.pw_gid
-                for d, dirs, files in os.walk(top):
-                    for n in dirs + files + [""]:
-                        os.chown(os.path.join(d, n), uid, gid)
-                for d, dirs, files in os.walk(md):
+        top = self.dovecot_top = tempfile.mkdtemp(prefix="mr-pop3-dovecot-")
+        os.chmod(top, 0o755)
+        for sub in ("run", "home"):
+            os.makedirs(os.path.join(top, sub))
+        conf = os.path.join(top, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(f"ssl = no\nbase_dir = {top}/run\nstate_dir = {top}/run\n"
+                    f"log_path = {top}/dovecot.log\nmail_location = maildir:{top}/unused\n")
+        uid, gid = os.getuid(), os.getgid()
+        demote = None
+        if uid == 0:
+            # Dovecot refuses to access mail as root
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            uid, gid = pw.pw_uid, pw.pw_gid
+            for tree in (top, md):
+                for d, dirs, files in os.walk(tree):
                     for n in dirs + files + [""]:
                         os.chown(os.path.join(d, n), uid, gid)
 
-                def demote():
-                    os.setgroups([])
-                    os.setgid(gid)
-                    os.setuid(uid)
-            proc = subprocess.run(
-                [DOVECOT_POP3, "-c", conf, "-o", f"mail_location=maildir:{md}",
-                 "-o", f"mail_uid={uid}", "-o", f"mail_gid={gid}",
-                 "-o", f"first_valid_uid={uid}", "-o", f"first_valid_gid={gid}"],
-                input=b"UIDL\r\nLIST\r\nQUIT\r\n", stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, timeout=TIMEOUT, preexec_fn=demote,
-                env=dict(os.environ, USER="mruser", HOME=os.path.join(top, "home")))
+            def demote():
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+        cmd = [DOVECOT_POP3, "-c", conf, "-o", f"mail_location=maildir:{md}",
+               "-o", f"mail_uid={uid}", "-o", f"mail_gid={gid}",
+               "-o", f"first_valid_uid={uid}", "-o", f"first_valid_gid={gid}", *extra]
+        return cmd, demote, dict(os.environ, USER="mruser", HOME=os.path.join(top, "home"))
+
+    def dovecot_session(self, md):
+        """Dovecot's pop3 serving one preauthenticated session over pipes,
+        holding its session lock."""
+        cmd, demote, env_ = self.dovecot_cmd(md, ("-o", "pop3_lock_session=yes"))
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, preexec_fn=demote, env=env_)
+
+    def dovecot_uidl(self, md):
+        cmd, demote, env_ = self.dovecot_cmd(md)
+        try:
+            proc = subprocess.run(cmd, input=b"UIDL\r\nLIST\r\nQUIT\r\n",
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  timeout=TIMEOUT, preexec_fn=demote, env=env_)
             return proc.stdout.decode()
         finally:
-            shutil.rmtree(top, ignore_errors=True)
+            shutil.rmtree(self.dovecot_top, ignore_errors=True)
 
     @staticmethod
     def listing(text, first):
@@ -910,6 +951,41 @@ class TestDovecotUidl(Pop3Case):
                 break
             out.append(line)
         return out
+
+    def test_dovecot_session_lock_excludes_us(self):
+        # Dovecot with pop3_lock_session = yes holds the same lock file
+        deliver(env().authd.mail_root, USER, "Subject: a\n\nx\n")
+        # Dovecot runs as nobody when we are root: let it reach the Maildir
+        d = os.path.dirname(maildir())
+        while d != "/":
+            os.chmod(d, os.stat(d).st_mode | 0o111)
+            d = os.path.dirname(d)
+        dovecot = self.dovecot_session(maildir())
+        try:
+            dovecot.stdin.write(b"STAT\r\n")
+            dovecot.stdin.flush()
+            ready, _, _ = select.select([dovecot.stdout], [], [], TIMEOUT)
+            self.assertTrue(ready)
+            out = os.read(dovecot.stdout.fileno(), 1000)
+            self.assertTrue(out.startswith(b"+OK 1 "), out)
+            with open(os.path.join(maildir(), "dovecot-pop3-session.lock")) as f:
+                self.assertRegex(f.read(), rf"^{dovecot.pid}:")
+            p = pop3s()
+            p.user(USER)
+            with self.assertRaisesRegex(poplib.error_proto, r"\[IN-USE\]"):
+                p.pass_(PASSWORD)
+            dovecot.stdin.write(b"QUIT\r\n")
+            dovecot.stdin.close()
+            dovecot.wait(timeout=TIMEOUT)
+            p.user(USER)
+            p.pass_(PASSWORD)
+            self.assertEqual(p.stat()[0], 1)
+            p.quit()
+        finally:
+            if dovecot.poll() is None:
+                dovecot.kill()
+                dovecot.wait()
+            shutil.rmtree(self.dovecot_top, ignore_errors=True)
 
     def test_uidl_and_list_match_dovecot_on_a_mailroom_maildir(self):
         deliver(env().authd.mail_root, USER, "Subject: a\n\nx\n")
