@@ -318,6 +318,16 @@ static void pop3_auth_step(void *ctx, enum authd_auth_step step, const char *dat
 		c->req = NULL;
 		if (conn_remote(c->conn)->family != AF_UNSPEC)
 			netaddr_str(conn_remote(c->conn), rip);
+		if (data != NULL && strcmp(data, "user_disabled") == 0) {
+			/* The password was right: say why (RFC 3206 4: not a
+			 * temporary condition). */
+			log_info(conn_sid(c->conn), "%s-login: refused (disabled) rip=%s method=%s "
+				 "user=<%s>", conn_service(c->conn)->name, rip, c->auth_mech,
+				 c->user_arg != NULL ? c->user_arg : "");
+			pop3_auth_end(c);
+			pop3_login_reply(c, POP3_LOGIN_DISABLED);
+			break;
+		}
 		log_info(conn_sid(c->conn), "%s-login: auth failed rip=%s method=%s user=<%s>",
 			 conn_service(c->conn)->name, rip, c->auth_mech,
 			 c->user_arg != NULL ? c->user_arg : "");

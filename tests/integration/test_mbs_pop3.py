@@ -37,6 +37,11 @@ class Env:
 
     def __init__(self):
         self.authd = Authd()
+        # a mailbox without POP3: its password is right, the service is off
+        with open(os.path.join(self.authd.tmp, "users"), "a") as f:
+            f.write("nopop@example.test:{PLAIN}nopop::::::services=smtp,imap,deliver\n")
+        self.authd.kill()
+        self.authd.start()
         self.mbs = MbsDaemon(self.authd, services=("pop3", "pop3s", "pop2"),
                              extra="pop3_lock_timeout = 1s\n")
         self.open = MbsDaemon(self.authd, services=("pop3", "pop2"), name="mbs-open",
@@ -319,12 +324,31 @@ class TestUserPass(Pop3Case):
                          r"user=<demo@example\.test>")
 
     def test_unknown_user_and_disabled_account(self):
-        for user, password in (("nobody@example.test", "x"), ("off@example.test", "off")):
+        # a wrong password says nothing about the account
+        for user, password in (("nobody@example.test", "x"), ("off@example.test", "wrong"),
+                               ("nopop@example.test", "wrong")):
             p = pop3s()
             p.user(user)
             with self.assertRaisesRegex(poplib.error_proto, r"\[AUTH\]"):
                 p.pass_(password)
             p.quit()
+
+    def test_pop3_disabled(self):
+        # the right password for an account that may not use POP3
+        for user, password in (("off@example.test", "off"), ("nopop@example.test", "nopop")):
+            p = pop3s()
+            p.user(user)
+            with self.assertRaisesRegex(poplib.error_proto,
+                                        r"^b'-ERR \[SYS/PERM\] POP3 access is disabled"):
+                p.pass_(password)
+            p.quit()
+        r = Raw(env().mbs.pop3s_port, tls=True)
+        r.line()
+        self.assertEqual(r.cmd(f"AUTH PLAIN {plain('nopop@example.test', 'nopop')}"),
+                         "-ERR [SYS/PERM] POP3 access is disabled for this account.")
+        r.close()
+        self.assertIn("pop3s-login: refused (disabled) rip=127.0.0.1 method=USER "
+                      "user=<nopop@example.test>", env().mbs.logtext())
 
     def test_malformed(self):
         r = Raw(env().mbs.pop3s_port, tls=True)
