@@ -157,7 +157,11 @@ void pop3_client_work(struct pop3_client *c, void (*work)(void *ctx),
 	job->done = done;
 	job->ctx = ctx;
 	c->working = true;
-	uv_queue_work(c->loop, &job->req, pop3_job_work, pop3_job_done);
+	if (uv_queue_work(c->loop, &job->req, pop3_job_work, pop3_job_done) != 0) {
+		/* cannot happen with a valid loop: run it here, not lose it */
+		work(ctx);
+		pop3_job_done(&job->req, 0);
+	}
 }
 
 /* ---- the session lock ---- */
@@ -386,7 +390,10 @@ static void pop3_client_free(struct pop3_client *c)
 		r->req.data = r;
 		r->md = c->md;
 		c->md = NULL;
-		uv_queue_work(c->loop, &r->req, pop3_release_work, pop3_release_done);
+		if (uv_queue_work(c->loop, &r->req, pop3_release_work, pop3_release_done) != 0) {
+			pop3_release_work(&r->req);
+			pop3_release_done(&r->req, 0);
+		}
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
