@@ -19,6 +19,7 @@ import tempfile
 import time
 import unittest
 
+import doveadm
 from mbstest import Authd, MbsDaemon, deliver, user_maildir
 from mtatest import MtaDaemon
 
@@ -27,9 +28,6 @@ USER = "demo@example.test"
 PASSWORD = "demo"
 MAX_BAD = 5
 ENV = None
-
-DOVECOT_POP3 = "/usr/lib/dovecot/pop3"
-
 
 class Env:
     """One authd; mbs: the default policy (plain text only over TLS), on
@@ -914,56 +912,24 @@ class TestDovecotUidl(Pop3Case):
     store can move either way without clients downloading everything
     again."""
 
-    def dovecot_cmd(self, md, extra=()):
-        """Dovecot's pop3 command line for a session on md, and its
-        preexec_fn and environment; self.dovecot_top is its sandbox."""
-        if not os.access(DOVECOT_POP3, os.X_OK):
-            self.skipTest(f"{DOVECOT_POP3} is not installed (dovecot-pop3d)")
-        top = self.dovecot_top = tempfile.mkdtemp(prefix="mr-pop3-dovecot-")
-        os.chmod(top, 0o755)
-        for sub in ("run", "home"):
-            os.makedirs(os.path.join(top, sub))
-        conf = os.path.join(top, "dovecot.conf")
-        with open(conf, "w") as f:
-            f.write(f"ssl = no\nbase_dir = {top}/run\nstate_dir = {top}/run\n"
-                    f"log_path = {top}/dovecot.log\nmail_location = maildir:{top}/unused\n")
-        uid, gid = os.getuid(), os.getgid()
-        demote = None
-        if uid == 0:
-            # Dovecot refuses to access mail as root
-            import pwd
-            pw = pwd.getpwnam("nobody")
-            uid, gid = pw.pw_uid, pw.pw_gid
-            for tree in (top, md):
-                for d, dirs, files in os.walk(tree):
-                    for n in dirs + files + [""]:
-                        os.chown(os.path.join(d, n), uid, gid)
-
-            def demote():
-                os.setgroups([])
-                os.setgid(gid)
-                os.setuid(uid)
-        cmd = [DOVECOT_POP3, "-c", conf, "-o", f"mail_location=maildir:{md}",
-               "-o", f"mail_uid={uid}", "-o", f"mail_gid={gid}",
-               "-o", f"first_valid_uid={uid}", "-o", f"first_valid_gid={gid}", *extra]
-        return cmd, demote, dict(os.environ, USER="mruser", HOME=os.path.join(top, "home"))
+    def sandbox(self, md):
+        """A Dovecot sandbox whose mail user may use md (chowned to it)."""
+        box = doveadm.Sandbox("mr-pop3-dovecot-")
+        self.addCleanup(box.remove)
+        box.chown_all()
+        for d, dirs, files in os.walk(md):
+            for n in dirs + files + [""]:
+                os.chown(os.path.join(d, n), box.uid, box.gid)
+        return box
 
     def dovecot_session(self, md):
-        """Dovecot's pop3 serving one preauthenticated session over pipes,
-        holding its session lock."""
-        cmd, demote, env_ = self.dovecot_cmd(md, ("-o", "pop3_lock_session=yes"))
-        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, preexec_fn=demote, env=env_)
+        """Dovecot's pop3 on md, holding its session lock."""
+        return self.sandbox(md).pop3(md, ("pop3_lock_session=yes",))
 
     def dovecot_uidl(self, md):
-        cmd, demote, env_ = self.dovecot_cmd(md)
-        try:
-            proc = subprocess.run(cmd, input=b"UIDL\r\nLIST\r\nQUIT\r\n",
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  timeout=TIMEOUT, preexec_fn=demote, env=env_)
-            return proc.stdout.decode()
-        finally:
-            shutil.rmtree(self.dovecot_top, ignore_errors=True)
+        proc = self.sandbox(md).pop3(md)
+        out, _ = proc.communicate(b"UIDL\r\nLIST\r\nQUIT\r\n", timeout=TIMEOUT)
+        return out.decode()
 
     @staticmethod
     def listing(text, first):
@@ -1009,7 +975,6 @@ class TestDovecotUidl(Pop3Case):
             if dovecot.poll() is None:
                 dovecot.kill()
                 dovecot.wait()
-            shutil.rmtree(self.dovecot_top, ignore_errors=True)
 
     def test_uidl_and_list_match_dovecot_on_a_mailroom_maildir(self):
         deliver(env().authd.mail_root, USER, "Subject: a\n\nx\n")
