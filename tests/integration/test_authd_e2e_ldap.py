@@ -18,6 +18,8 @@ SAMPLE_LDIF = os.path.join(mrtest.SRCDIR, "schema", "sample.ldif")
 POS_TTL, NEG_TTL = 3, 2
 TTL_SLACK = 3  # entries expire on whole seconds
 MODES = ("compare", "bind")
+# The right password for an account, domain or service that is off
+DISABLED = "FAIL\t1\tcode=user_disabled"
 
 
 def start_slapd():
@@ -106,12 +108,12 @@ class Logins(unittest.TestCase):
     def test_status_domain_and_service(self):
         for mode in MODES:
             c, d = self.c[mode], self.authd[mode]
-            self.assertEqual(c.login("bob@example.test", "bob"), "FAIL\t1", mode)
+            self.assertEqual(c.login("bob@example.test", "bob"), DISABLED, mode)
             d.wait_log('user=<bob@example.test> service=imap rip=- reason="account disabled"')
-            self.assertEqual(c.login("dave@disabled.test", "dave"), "FAIL\t1", mode)
+            self.assertEqual(c.login("dave@disabled.test", "dave"), DISABLED, mode)
             d.wait_log('user=<dave@disabled.test> service=imap rip=- reason="domain disabled"')
             carol = "carol@example.test"
-            self.assertEqual(c.login(carol, "carol", service="imap"), "FAIL\t1", mode)
+            self.assertEqual(c.login(carol, "carol", service="imap"), DISABLED, mode)
             d.wait_log(f'user=<{carol}> service=imap rip=- reason="service disabled"')
             self.assertEqual(c.login(carol, "carol", service="smtp"), self.ok(carol), mode)
             self.assertEqual(c.login(carol, "carol", service="pop3"), self.ok(carol), mode)
@@ -146,7 +148,7 @@ class Logins(unittest.TestCase):
         set_status(self.ldap, user, "disabled")
         for mode in MODES:
             authdtest.wait_until(f"{mode}: login refused after the TTL",
-                                 lambda: self.c[mode].login(user, "pw") == "FAIL\t1",
+                                 lambda: self.c[mode].login(user, "pw") == DISABLED,
                                  POS_TTL + TTL_SLACK)
         self.assertGreater(time.monotonic() - cached, POS_TTL - 1)
         set_status(self.ldap, user, "active")
