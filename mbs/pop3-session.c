@@ -260,7 +260,7 @@ static void pop3_on_line(void *session, struct conn *conn, const struct lr_line 
 		return;
 	}
 	if ((def->states & c->state) == 0) {
-		pop3_client_bad(c, c->state == POP3_ST_AUTH ? "-ERR [AUTH] Log in first." :
+		pop3_client_bad(c, c->state == POP3_ST_AUTH ? "-ERR Log in first." :
 				"-ERR Not allowed once logged in.");
 		return;
 	}

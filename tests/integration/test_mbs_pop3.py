@@ -366,7 +366,7 @@ class TestUserPass(Pop3Case):
         r = Raw(env().mbs.pop3s_port, tls=True)
         r.line()
         for c in ("STAT", "LIST", "RETR 1", "DELE 1", "RSET", "TOP 1 1", "UIDL", "NOOP"):
-            self.assertEqual(r.cmd(c), "-ERR [AUTH] Log in first.", c)
+            self.assertEqual(r.cmd(c), "-ERR Log in first.", c)
         r.close()
 
     def test_login_commands_after_login(self):
