@@ -144,10 +144,20 @@ bool pop3_cmd_quit(struct pop3_client *c, const struct pop3_command *cmd)
 struct pop3_open {
 	struct mbox_user *user;
 	struct pop3_maildrop_settings set;
+	uint64_t deadline;            /* loop time: give up waiting for the lock */
 	struct pop3_maildrop *md;
 	int result;
 	const char *error;
 };
+
+/* Another session's lock is waited for on the loop, a try every
+ * POP3_LOCK_RETRY_MSECS, not by a worker sleeping for the whole
+ * pop3_lock_timeout: a few clients of one locked mailbox must not hold
+ * every worker thread. One try looks at the lock a few times within
+ * POP3_LOCK_TRY_MSECS, which is what dotlock_create() needs to see an
+ * abandoned lock stay unchanged and take it over. */
+#define POP3_LOCK_RETRY_MSECS 200
+#define POP3_LOCK_TRY_MSECS 30
 
 static void pop3_open_work(void *ctx)
 {
@@ -192,9 +202,26 @@ static void pop3_login_reply(struct pop3_client *c, enum pop3_login_result resul
 	}
 }
 
+static void pop3_open_done(struct pop3_client *c, void *ctx);
+
+static void pop3_open_retry(uv_timer_t *t)
+{
+	struct pop3_client *c = t->data;
+	struct pop3_open *o = c->open_wait;
+
+	c->open_wait = NULL;
+	pop3_client_work(c, pop3_open_work, pop3_open_done, o);
+}
+
 static void pop3_open_done(struct pop3_client *c, void *ctx)
 {
 	struct pop3_open *o = ctx;
+
+	if (!c->gone && !c->shutdown && o->result == 0 && uv_now(c->loop) < o->deadline) {
+		c->open_wait = o;
+		uv_timer_start(&c->lock_timer, pop3_open_retry, POP3_LOCK_RETRY_MSECS, 0);
+		return;
+	}
 
 	if (c->gone) {
 		c->md = o->md;   /* released on a worker with the session */
@@ -271,7 +298,8 @@ static void pop3_user_cb(void *ctx, const struct authd_user_answer *a)
 	o = xcalloc(1, sizeof(*o));
 	o->user = &c->mbox_user;
 	o->set.lock_session = cfg_bool(cfg, "pop3_lock_session");
-	o->set.lock_timeout_msecs = cfg_time(cfg, "pop3_lock_timeout") * 1000;
+	o->set.lock_timeout_msecs = POP3_LOCK_TRY_MSECS;   /* see pop3_open_retry */
+	o->deadline = uv_now(c->loop) + (uint64_t)cfg_time(cfg, "pop3_lock_timeout") * 1000;
 	pop3_client_work(c, pop3_open_work, pop3_open_done, o);
 }
 

@@ -401,6 +401,7 @@ static void pop3_client_free(struct pop3_client *c)
 		c->mbs->pop3_clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	free(c->open_wait);   /* a login waiting for the lock: nothing held */
 	free(c->user_arg);
 	free(c->auth_mech);
 	free(c->user);

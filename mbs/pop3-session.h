@@ -43,6 +43,7 @@ extern const struct pop3_cmd_def pop3_commands[];
 extern const size_t pop3_commands_count;
 
 struct pop3_retr;
+struct pop3_open;
 
 /* How a login ended, for the protocol's reply. */
 enum pop3_login_result {
@@ -73,7 +74,10 @@ struct pop3_client {
 	struct mbox_user mbox_user;
 	struct pop3_maildrop *md;
 	struct pop3_retr *retr;    /* a RETR or TOP being streamed */
-	uv_timer_t lock_timer;     /* keeps the session lock fresh */
+	/* Keeps the session lock fresh; before that, times the next try
+	 * for a lock another session holds (open_wait). */
+	uv_timer_t lock_timer;
+	struct pop3_open *open_wait;
 
 	/* POP2 answers logins its own way; NULL for POP3. */
 	void (*login_reply)(struct pop3_client *c, enum pop3_login_result result);

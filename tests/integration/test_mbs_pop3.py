@@ -690,6 +690,30 @@ class TestLock(Pop3Case):
         self.assertEqual(second.stat(), (0, 0))
         second.quit()
 
+    def test_waiting_logins_do_not_hold_the_workers(self):
+        # Clients waiting for a locked maildrop wait on the loop: another
+        # user's login (which needs a worker) goes through meanwhile.
+        first = login()
+        waiters = []
+        for i in range(8):
+            r = Raw(env().mbs.pop3s_port, tls=True)
+            r.line()
+            r.cmd(f"USER {USER}")
+            r.send(f"PASS {PASSWORD}\r\n")
+            waiters.append(r)
+        time.sleep(0.2)
+        start = time.monotonic()
+        p = pop3s()
+        p.user("other@other.test")
+        p.pass_("other")
+        self.assertEqual(p.stat(), (0, 0))
+        p.quit()
+        self.assertLess(time.monotonic() - start, 0.5)
+        for r in waiters:
+            self.assertEqual(r.line(), "-ERR [IN-USE] Mailbox is locked by another POP3 session.")
+            r.close()
+        first.quit()
+
     def test_lock_released_when_client_vanishes(self):
         r = raw_login()
         r.close()
