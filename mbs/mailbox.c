@@ -106,30 +106,38 @@ uint64_t mbox_vsize(const char *data, size_t len)
 
 /* ---- modification sequences in dovecot-uidlist ---- */
 
+static bool mbox_is_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 /* The flag letters as the F field keeps them: letters only (the field
  * may hold no spaces). */
 static void mbox_letters(const char *info, struct buf *out)
 {
 	for (; *info != '\0'; info++) {
-		if ((*info >= 'A' && *info <= 'Z') || (*info >= 'a' && *info <= 'z'))
+		if (mbox_is_letter(*info))
 			buf_append_char(out, *info);
 	}
 }
 
+/* The F field against the letters of the file name, compared in place:
+ * every record is checked at every sync under the lock. */
 static bool mbox_rec_flags_differ(const struct maildir_uidlist_rec *rec)
 {
-	struct buf now;
-	size_t len;
+	size_t len, k = 0;
 	const char *was = maildir_uidlist_rec_ext(rec, MBOX_EXT_FLAGS, &len);
-	bool differ;
 
 	if (was == NULL)
 		return true;
-	buf_init(&now, BUF_NO_LIMIT);
-	mbox_letters(mbox_file_info(rec->file), &now);
-	differ = now.len != len || (len > 0 && memcmp(now.data, was, len) != 0);
-	buf_free(&now);
-	return differ;
+	for (const char *info = mbox_file_info(rec->file); *info != '\0'; info++) {
+		if (!mbox_is_letter(*info))
+			continue;
+		if (k == len || was[k] != *info)
+			return true;
+		k++;
+	}
+	return k != len;
 }
 
 void mbox_rec_set_modseq(struct maildir_uidlist_rec *rec, uint64_t modseq)
@@ -319,7 +327,10 @@ static struct mbox_msg *mbox_view_append(struct mbox *box)
 	struct mbox_msg *msg;
 
 	if (box->count == in->capacity) {
-		in->capacity = in->capacity == 0 ? 64 : in->capacity * 2;
+		/* An eighth more each time (still amortised linear): every
+		 * session holds its own view, so doubling's idle half of a
+		 * large mailbox would cost each of them. */
+		in->capacity += in->capacity / 8 > 16 ? in->capacity / 8 : 16;
 		box->msgs = xreallocarray(box->msgs, in->capacity, sizeof(*box->msgs));
 	}
 	msg = &box->msgs[box->count++];
