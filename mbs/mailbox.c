@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,11 +322,177 @@ static void mbox_msg_free(struct mbox_msg *msg)
 	msg->file = NULL;
 }
 
+/* ---- views shared between sessions ----
+ *
+ * Every session keeps a view of its selected folder; with many sessions
+ * on one mailbox (IDLE on INBOX from several devices, or thousands of
+ * idle clients) the copies would cost most of a session's memory. After
+ * each sync a view whose messages equal the snapshot listed for its
+ * folder (same UIDVALIDITY, every field of every message) drops its own
+ * array and points at the snapshot's; otherwise its array becomes the
+ * listed snapshot (the one listed before lives on, unlisted, while views
+ * use it). A snapshot is never written: mbox_view_private() gives a view
+ * its own copy before anything changes it. The table is per process and
+ * under a mutex (views sync on worker threads); nothing on disk changes,
+ * so other processes and hosts see no difference. */
+
+struct mbox_snap {
+	struct mbox_snap *next;      /* in its bucket, while listed */
+	char *path;
+	bool readonly;               /* read-only views (recent from new/) apart */
+	uint32_t uidvalidity;
+	struct mbox_msg *msgs;
+	size_t count;
+	unsigned refs;
+	bool listed;
+};
+
+#define MBOX_SNAP_BUCKETS 1024
+
+static pthread_mutex_t mbox_snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mbox_snap *mbox_snap_table[MBOX_SNAP_BUCKETS];
+
+static struct mbox_snap **mbox_snap_bucket(const char *path)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *path != '\0'; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return &mbox_snap_table[h % MBOX_SNAP_BUCKETS];
+}
+
+static void mbox_snap_unlist(struct mbox_snap *snap)
+{
+	struct mbox_snap **p = mbox_snap_bucket(snap->path);
+
+	while (*p != snap)
+		p = &(*p)->next;
+	*p = snap->next;
+	snap->next = NULL;
+	snap->listed = false;
+}
+
+static void mbox_msgs_free(struct mbox_msg *msgs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		mbox_msg_free(&msgs[i]);
+	free(msgs);
+}
+
+static void mbox_snap_release(struct mbox_snap *snap)
+{
+	bool last;
+
+	pthread_mutex_lock(&mbox_snap_lock);
+	last = --snap->refs == 0;
+	if (last && snap->listed)
+		mbox_snap_unlist(snap);
+	pthread_mutex_unlock(&mbox_snap_lock);
+	if (!last)
+		return;
+	mbox_msgs_free(snap->msgs, snap->count);
+	free(snap->path);
+	free(snap);
+}
+
+void mbox_view_private(struct mbox *box)
+{
+	struct mbox_internal *in = box->internal;
+	struct mbox_snap *snap = in->snap;
+	struct mbox_msg *own;
+
+	if (snap == NULL)
+		return;
+	own = xreallocarray(NULL, box->count + 1, sizeof(*own));
+	for (size_t i = 0; i < box->count; i++) {
+		own[i] = snap->msgs[i];
+		own[i].file = xstrdup(snap->msgs[i].file);
+	}
+	box->msgs = own;
+	in->capacity = box->count + 1;
+	in->snap = NULL;
+	if (in->retired != NULL)
+		mbox_snap_release(in->retired);
+	in->retired = snap;
+}
+
+static void mbox_view_retired_free(struct mbox *box)
+{
+	if (box->internal->retired != NULL)
+		mbox_snap_release(box->internal->retired);
+	box->internal->retired = NULL;
+}
+
+static bool mbox_msgs_equal(const struct mbox_msg *a, const struct mbox_msg *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].uid != b[i].uid || a[i].flags != b[i].flags ||
+		    a[i].keywords != b[i].keywords || a[i].recent != b[i].recent ||
+		    a[i].expunged != b[i].expunged || a[i].modseq != b[i].modseq ||
+		    a[i].size != b[i].size || a[i].vsize != b[i].vsize ||
+		    a[i].internaldate != b[i].internaldate || strcmp(a[i].file, b[i].file) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Join the listed snapshot, or list this view's array. */
+static void mbox_view_share(struct mbox *box)
+{
+	struct mbox_internal *in = box->internal;
+	struct mbox_snap **bucket, *snap, *joined = NULL;
+	struct mbox_msg *drop = NULL;
+
+	if (in->snap != NULL || box->count == 0)
+		return;
+	pthread_mutex_lock(&mbox_snap_lock);
+	bucket = mbox_snap_bucket(box->path);
+	for (snap = *bucket; snap != NULL; snap = snap->next) {
+		if (snap->readonly == box->readonly && strcmp(snap->path, box->path) == 0)
+			break;
+	}
+	if (snap != NULL && snap->uidvalidity == box->uidvalidity &&
+	    snap->count == box->count && mbox_msgs_equal(snap->msgs, box->msgs, box->count)) {
+		snap->refs++;
+		drop = box->msgs;
+		joined = snap;
+	} else {
+		if (snap != NULL)
+			mbox_snap_unlist(snap);
+		joined = xcalloc(1, sizeof(*joined));
+		joined->path = xstrdup(box->path);
+		joined->readonly = box->readonly;
+		joined->uidvalidity = box->uidvalidity;
+		/* no slack in an array nobody appends to */
+		joined->msgs = xreallocarray(box->msgs, box->count, sizeof(*box->msgs));
+		joined->count = box->count;
+		joined->refs = 1;
+		joined->listed = true;
+		joined->next = *bucket;
+		*bucket = joined;
+	}
+	pthread_mutex_unlock(&mbox_snap_lock);
+	if (drop != NULL)
+		mbox_msgs_free(drop, box->count);
+	box->msgs = joined->msgs;
+	in->snap = joined;
+	in->capacity = 0;
+}
+
+void mbox_msg_set_vsize(struct mbox *box, size_t i, uint64_t vsize)
+{
+	if (i >= box->count || box->msgs[i].vsize == vsize)
+		return;
+	mbox_view_private(box);
+	box->msgs[i].vsize = vsize;
+}
+
 static struct mbox_msg *mbox_view_append(struct mbox *box)
 {
 	struct mbox_internal *in = box->internal;
 	struct mbox_msg *msg;
 
+	mbox_view_private(box);
 	if (box->count == in->capacity) {
 		/* An eighth more each time (still amortised linear): every
 		 * session holds its own view, so doubling's idle half of a
@@ -423,7 +590,13 @@ static void mbox_u32_push(uint32_t **v, size_t *count, uint32_t x)
 static void mbox_view_flush(struct mbox *box, struct mbox_changes *ch)
 {
 	size_t kept = 0, removed = 0;
+	bool any = false;
 
+	for (size_t i = 0; i < box->count && !any; i++)
+		any = box->msgs[i].expunged;
+	if (!any)
+		return;
+	mbox_view_private(box);
 	for (size_t i = 0; i < box->count; i++) {
 		if (box->msgs[i].expunged) {
 			if (ch != NULL)
@@ -618,6 +791,7 @@ int mbox_sync(struct mbox *box, bool expunge_ok, struct mbox_changes *ch,
 			racy = true;
 	}
 	if (!same) {
+		mbox_view_private(box);
 		if (mbox_sync_full(box, ch, error_r) < 0) {
 			in->stamps_valid = false;
 			if (ch != NULL)
@@ -635,6 +809,8 @@ int mbox_sync(struct mbox *box, bool expunge_ok, struct mbox_changes *ch,
 		mbox_view_flush(box, ch);
 	if (ch != NULL)
 		mbox_changes_to_seqs(box, ch);
+	mbox_view_share(box);
+	mbox_view_retired_free(box);
 	return 0;
 }
 
@@ -697,9 +873,12 @@ void mbox_close(struct mbox **boxp)
 	if (box == NULL)
 		return;
 	*boxp = NULL;
-	for (size_t i = 0; i < box->count; i++)
-		mbox_msg_free(&box->msgs[i]);
-	free(box->msgs);
+	if (box->internal != NULL && box->internal->snap != NULL)
+		mbox_snap_release(box->internal->snap);
+	else
+		mbox_msgs_free(box->msgs, box->count);
+	if (box->internal != NULL)
+		mbox_view_retired_free(box);
 	maildir_keywords_free(&box->keywords);
 	free(box->internal);
 	free(box->name);

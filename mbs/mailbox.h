@@ -110,7 +110,8 @@ struct mbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highest_modseq;
-	/* Ascending by UID: msgs[i] has sequence number i + 1. */
+	/* Ascending by UID: msgs[i] has sequence number i + 1. Read-only
+	 * outside mbs/mailbox*.c (it may be shared by several views). */
 	struct mbox_msg *msgs;
 	size_t count;
 	struct maildir_keywords keywords;
@@ -169,6 +170,10 @@ int mbox_status(struct mbox_user *u, const char *name, struct mbox_status *st_r,
 int mbox_msg_read(struct mbox *box, size_t i, struct buf *out, const char **error_r);
 /* The same as an open file descriptor (for large bodies and POP3 RETR). */
 int mbox_msg_open(struct mbox *box, size_t i, int *fd_r, const char **error_r);
+/* Record msgs[i].vsize once counted from the text. box->msgs may be
+ * shared with other sessions' views of the folder (read-only): set it
+ * only through this. */
+void mbox_msg_set_vsize(struct mbox *box, size_t i, uint64_t vsize);
 
 enum mbox_store_mode {
 	MBOX_STORE_REPLACE,
