@@ -230,6 +230,17 @@ static int mbox_uidlist_sync(const char *maildir, struct maildir_uidlist *list,
 	bool changed = false;
 	int ret;
 
+	/* First without the lock: the uidlist is only ever replaced whole
+	 * (rename), so this reads one consistent version. When it holds a
+	 * record for every file, a file for every record and the flag
+	 * letters every record's modseq was given for, a sync under the lock
+	 * would find nothing to write and end with this same list. Anything
+	 * else (a new file, an expunge, a writer half-way) and it is done
+	 * again under the lock. Most syncs of a busy mailbox, and all of
+	 * them of one nobody changes, so never create a lock file. */
+	if (mbox_uidlist_refresh(maildir, list, &changed, error_r) == 0 && !changed)
+		return 0;
+	changed = false;
 	if (maildir_uidlist_lock(maildir, &mbox_lock_set, &lock, error_r) < 0)
 		return -1;
 	ret = mbox_uidlist_refresh(maildir, list, &changed, error_r);
