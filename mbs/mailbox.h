@@ -140,8 +140,9 @@ int mbox_open(struct mbox_user *u, const char *name, bool readonly,
 	      struct mbox **box_r, const char **error_r);
 void mbox_close(struct mbox **box);
 
-/* Bring the view up to date with the disk (uidlist sync under its
- * dotlock, new/ -> cur/ for a read-write view, setting recent). When
+/* Bring the view up to date with the disk (uidlist sync, under its
+ * dotlock when the uidlist must change; new/ -> cur/ for a read-write
+ * view, setting recent). When
  * `expunge_ok` is false (during FETCH, STORE, SEARCH: RFC 3501 7.4.1)
  * vanished messages stay in the view with `expunged` set and are reported
  * by a later sync. ch may be NULL. */
