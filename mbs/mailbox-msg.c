@@ -406,7 +406,7 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 {
 	struct maildir_uidlist list;
 	struct dotlock *lock;
-	bool changed = false, *gone;
+	bool changed = false, *gone, from_new = false, from_cur = false;
 	int64_t bytes = 0, count = 0;
 	int ret = 0;
 
@@ -439,6 +439,10 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 		if (r < 0) {
 			ret = -1;
 		} else if (r > 0) {
+			if (strncmp(rec->file, "new/", 4) == 0)
+				from_new = true;
+			else
+				from_cur = true;
 			gone[rec - list.recs] = true;
 			bytes += (int64_t)(size != 0 ? size : box->msgs[i].size);
 			count++;
@@ -447,10 +451,12 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 			(void)dotlock_touch(lock, error_r);
 	}
 	if (count > 0) {
-		/* Durable before the tagged OK. */
+		/* Durable before the tagged OK: the directories we removed
+		 * from (an fsync costs a disk flush even on a clean one). */
 		char *cur = xasprintf("%s/cur", box->path), *new_dir = xasprintf("%s/new", box->path);
 
-		if (maildir_fsync_dir(cur, error_r) < 0 || maildir_fsync_dir(new_dir, error_r) < 0)
+		if ((from_cur && maildir_fsync_dir(cur, error_r) < 0) ||
+		    (from_new && maildir_fsync_dir(new_dir, error_r) < 0))
 			ret = -1;
 		free(cur);
 		free(new_dir);
