@@ -664,7 +664,6 @@ static void *imap_connect(struct conn *conn)
 	struct imap_client *c = xcalloc(1, sizeof(*c));
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct mbs *m = daemon_context(daemon_of_conn(conn));
-	char ip[NETADDR_STRLEN];
 
 	c->conn = conn;
 	c->mbs = m;
@@ -681,8 +680,6 @@ static void *imap_connect(struct conn *conn)
 		imap_bye_close(c, "Server shutting down", "shutdown");
 		return s;
 	}
-	log_info(conn_sid(conn), "imap: connect rip=%s tls=%s", imap_client_rip(c, ip),
-		 conn_is_tls(conn) ? "yes" : "no");
 	imap_client_untagged(c, "OK [CAPABILITY %s] %s Mailroom IMAP ready.",
 			     imap_client_capability(c), m->hostname);
 	return s;
