@@ -677,6 +677,78 @@ class Updates(unittest.TestCase):
             r.close()
 
 
+def inotify_watches(pid):
+    """(inotify instances, watches in them) of a process, from /proc."""
+    instances = watches = 0
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)) != "anon_inode:inotify":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                watches += sum(1 for line in f if line.startswith("inotify wd:"))
+            instances += 1
+        except OSError:
+            continue
+    return instances, watches
+
+
+class SharedWatches(unittest.TestCase):
+    """One inotify instance per process, one pair of watches (new/, cur/)
+    per folder however many sessions idle on it (the per-user inotify
+    limits), and every idler hears of a delivery."""
+
+    SESSIONS = 40
+
+    def test_many_idlers_share_watches(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-shared", services=("imap",),
+                        extra="auth_allow_plaintext = yes\n")
+        clients = []
+        try:
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("first"), folder="Work")
+            for i in range(self.SESSIONS):
+                r = Raw(mbs.imap_port, mbs=mbs)
+                # auth_allow_plaintext = yes: logins before TLS are offered
+                self.assertIn("AUTH=PLAIN", caps(r.greeting))
+                self.assertNotIn("LOGINDISABLED", caps(r.greeting))
+                self.assertTrue(r.login().startswith("L OK"))
+                folder = "Work" if i % 4 == 0 else "INBOX"
+                untagged, tagged = r.cmd("s", f"SELECT {folder}")
+                self.assertTrue(tagged.startswith("s OK"), tagged)
+                r.exists = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")][-1]
+                r.folder = folder
+                r.send("i IDLE\r\n")
+                self.assertEqual(r.line(), "+ idling")
+                clients.append(r)
+            # the watches are added on a worker: wait for them (bounded)
+            deadline = time.monotonic() + 5
+            while inotify_watches(mbs.proc.pid) != (1, 4) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 4))
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("to-all"))
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("to-work"), folder="Work")
+            for r in clients:
+                r.sock.settimeout(10)
+                want = f"* {r.exists + 1} EXISTS"
+                line = r.line()
+                while line != want:
+                    self.assertFalse(line.startswith("i "), line)
+                    line = r.line()
+            for r in clients:
+                r.send("DONE\r\n")
+                self.assertTrue(r.until("i")[1].startswith("i OK"))
+            deadline = time.monotonic() + 5
+            while inotify_watches(mbs.proc.pid) != (1, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 0))
+        finally:
+            for r in clients:
+                r.close()
+            mbs.stop()
+            authd.stop()
+
+
 class PollAndRevalidate(unittest.TestCase):
     """mailbox_notify = poll, and revalidation alone (as on NFS, where no
     inotify event comes): IDLE still sees a delivery."""
