@@ -6,6 +6,7 @@ import atexit
 import base64
 import os
 import re
+import signal
 import socket
 import ssl
 import time
@@ -864,6 +865,33 @@ class Proxy(unittest.TestCase):
                 pass
             self.assertNotIn(b"a OK", data)
             sock.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_changes_hostname_and_keeps_sessions(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-reload", services=("imaps",))
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertTrue(r.login().startswith("L OK"))
+            with open(mbs.config) as f:
+                text = f.read()
+            with open(mbs.config, "w") as f:
+                f.write(text.replace("hostname = imap.example.test",
+                                     "hostname = imap2.example.test") +
+                        "mailbox_revalidate_interval = 5s\n")
+            offset = os.path.getsize(mbs.log)
+            mbs.proc.send_signal(signal.SIGHUP)
+            wait_log(mbs.log, "reloaded config=", mbs.proc, offset=offset)
+            r2 = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertIn("imap2.example.test", r2.greeting)
+            # the session from before goes on
+            self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+            r.close()
+            r2.close()
         finally:
             mbs.stop()
             authd.stop()
