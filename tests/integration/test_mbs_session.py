@@ -534,6 +534,31 @@ class Extensions(unittest.TestCase):
         c.logout()
 
 
+class DovecotCompare(unittest.TestCase):
+    """The same commands to Debian's Dovecot imap process on a Maildir++
+    store (tests/lib/doveadm.py; skipped without dovecot-imapd): the
+    untagged replies that carry data must match."""
+
+    def test_namespace_and_id_shape(self):
+        import doveadm
+        box = doveadm.Sandbox("mr-mbs-dc-", ("mail/cur", "mail/new", "mail/tmp"))
+        try:
+            box.chown_all()
+            s = box.imap(box.path("mail"), {"TZ": "UTC"})
+            dovecot_ns = s.command("a", b"NAMESPACE").split(b"\r\n")[0].decode()
+            dovecot_id = s.command("b", b"ID NIL").split(b"\r\n")[0].decode()
+            s.close()
+        finally:
+            box.remove()
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        self.assertEqual(r.cmd("a", "NAMESPACE")[0], [dovecot_ns])
+        ours = r.cmd("b", "ID NIL")[0][0]
+        self.assertTrue(ours.startswith('* ID ("name" "') and dovecot_id.startswith('* ID ("name" "'),
+                        (ours, dovecot_id))
+        r.close()
+
+
 class Idle(unittest.TestCase):
     def test_idle_done_authenticated(self):
         r = Raw(env().mbs.imaps_port, tls=True)
