@@ -922,6 +922,24 @@ class Reload(unittest.TestCase):
             authd.stop()
 
 
+class LookupOutage(unittest.TestCase):
+    def test_lookup_unreachable_after_auth(self):
+        # the password checks out, the user lookup cannot be made
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-lookup", services=("imaps",),
+                        lookup=os.path.join(authd.tmp, "no-such-socket"))
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertTrue(r.login().startswith("L NO [UNAVAILABLE]"))
+            self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+            self.assertEqual(r.cmd("x", "NAMESPACE")[1], "x BAD Log in first")
+            r.close()
+            self.assertIn("imap-login: lookup tempfail user=<demo@example.test>", mbs.logtext())
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
 class Timeouts(unittest.TestCase):
     def test_idle_timeout_and_sigterm(self):
         authd = Authd()
