@@ -91,6 +91,8 @@ static bool notify_dir_polled(const struct notify_dir *d)
 	return !d->inotify;
 }
 
+static void notify_poll_cb(uv_timer_t *t);
+
 static void notify_update_poll_timer(struct mbs_notify *n)
 {
 	bool any = false;
@@ -98,8 +100,7 @@ static void notify_update_poll_timer(struct mbs_notify *n)
 	for (struct notify_dir *d = n->dirs; d != NULL && !any; d = d->next)
 		any = notify_dir_polled(d);
 	if (any && !uv_is_active((uv_handle_t *)&n->poll_timer))
-		uv_timer_start(&n->poll_timer, n->poll_timer.timer_cb, n->set.poll_ms,
-			       n->set.poll_ms);
+		uv_timer_start(&n->poll_timer, notify_poll_cb, n->set.poll_ms, n->set.poll_ms);
 	else if (!any)
 		uv_timer_stop(&n->poll_timer);
 }
@@ -415,7 +416,6 @@ struct mbs_notify *mbs_notify_new(uv_loop_t *loop, const struct mbs_notify_setti
 	uv_timer_init(loop, &n->poll_timer);
 	uv_timer_init(loop, &n->revalidate_timer);
 	n->coalesce_timer.data = n->poll_timer.data = n->revalidate_timer.data = n;
-	n->poll_timer.timer_cb = notify_poll_cb;
 	n->handles_open = 3;
 	/* none of these keeps the loop alive: sessions and listeners do */
 	uv_unref((uv_handle_t *)&n->coalesce_timer);
