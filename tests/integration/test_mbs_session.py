@@ -689,6 +689,47 @@ class Updates(unittest.TestCase):
         self.assertIn(f"* {n + 1} EXISTS", untagged)
         r.close()
 
+    def test_noop_reports_flags_and_expunge_from_elsewhere(self):
+        # the sync before OK is skipped only when the folder's watch saw
+        # nothing: every change from another writer must still show
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("elsewhere"))
+        r, n = self.selected()
+        self.assertTrue(r.cmd("a", "NOOP")[1].startswith("a OK"))
+        cur = os.path.join(user_maildir(self.mbs.mail_root, "demo@example.test"), "cur")
+        name = [x for x in os.listdir(cur)
+                if "elsewhere" in open(os.path.join(cur, x)).read()][-1]
+        flagged = name.split(":2,")[0] + ":2,FS"
+        os.rename(os.path.join(cur, name), os.path.join(cur, flagged))
+        untagged, tagged = r.cmd("b", "NOOP")
+        self.assertTrue(any(" FETCH (FLAGS (" in x and "\\Flagged" in x for x in untagged),
+                        untagged)
+        # nothing changed: nothing reported
+        self.assertEqual(r.cmd("c", "NOOP")[0], [])
+        os.unlink(os.path.join(cur, flagged))
+        # FETCH may not report it (RFC 3501 7.4.1) ...
+        untagged, tagged = r.cmd("d", f"FETCH 1:{n} (FLAGS)")
+        self.assertTrue(tagged.startswith("d OK"), tagged)
+        self.assertFalse(any(x.endswith(" EXPUNGE") for x in untagged), untagged)
+        # ... the next NOOP must, though the folder saw no change since
+        untagged, tagged = r.cmd("e", "NOOP")
+        self.assertTrue(any(x.endswith(" EXPUNGE") for x in untagged), untagged)
+        self.assertEqual(r.cmd("f", "NOOP")[0], [])
+        r.close()
+
+    def test_expunge_by_another_session(self):
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("other-session"))
+        a, n = self.selected()
+        b, n2 = self.selected()
+        self.assertEqual(n, n2)
+        self.assertTrue(a.cmd("s", f"STORE {n} +FLAGS.SILENT (\\Deleted)")[1].startswith("s OK"))
+        untagged, _ = b.cmd("n", "NOOP")
+        self.assertIn(f"* {n} FETCH (FLAGS (\\Deleted))", untagged)
+        self.assertTrue(a.cmd("x", "EXPUNGE")[1].startswith("x OK"))
+        untagged, _ = b.cmd("m", "NOOP")
+        self.assertIn(f"* {n} EXPUNGE", untagged)
+        a.close()
+        b.close()
+
     def test_idle_two_sessions_share_a_watch(self):
         a, n = self.selected()
         b, _ = self.selected()
@@ -721,8 +762,8 @@ def inotify_watches(pid):
 
 class SharedWatches(unittest.TestCase):
     """One inotify instance per process, one pair of watches (new/, cur/)
-    per folder however many sessions idle on it (the per-user inotify
-    limits), and every idler hears of a delivery."""
+    per selected folder however many sessions have it (the per-user
+    inotify limits), and every idler hears of a delivery."""
 
     SESSIONS = 40
 
@@ -764,6 +805,10 @@ class SharedWatches(unittest.TestCase):
             for r in clients:
                 r.send("DONE\r\n")
                 self.assertTrue(r.until("i")[1].startswith("i OK"))
+            # selected folders stay watched (the sync before OK uses it)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 4))
+            for r in clients:
+                self.assertTrue(r.cmd("u", "UNSELECT")[1].startswith("u OK"))
             deadline = time.monotonic() + 5
             while inotify_watches(mbs.proc.pid) != (1, 0) and time.monotonic() < deadline:
                 time.sleep(0.05)
