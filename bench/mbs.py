@@ -44,6 +44,7 @@ from benchlib import (BUILD, BenchError, children_of, comm, dovecot_version,  # 
                       drop_caches, end_group, free_port, kernel_kib, load_note, machine,
                       md_table, meminfo, port_open, pss_kib, ratio, raise_nofile, spawn,
                       tail, wait_for, write)
+from mrtest import make_cert  # noqa: E402  (tests/lib, on the path from benchlib)
 
 AUTHD = os.path.join(BUILD, "authd", "mailroom-authd")
 MBS = os.path.join(BUILD, "mbs", "mailroom-mbs")
@@ -148,8 +149,7 @@ class Server:
     hibernate = False
 
     def __init__(self, top, template, args):
-        self.dir = os.path.join(top, self.label())
-        os.mkdir(self.dir)
+        self.dir = tempfile.mkdtemp(prefix=self.label() + "-", dir=top)
         os.chmod(self.dir, 0o755)
         self.args = args
         self.vmail = os.path.join(self.dir, "vmail")
@@ -217,9 +217,13 @@ auth_allow_plaintext = yes
                  self.authd, "mailroom-authd", alog)
         mlog = os.path.join(d, "mbs.log")
         for pop3 in (True, False):
-            listen = f"listen = 127.0.0.1:{self.imap_port} service=imap\n"
+            tls = (f"tls_cert = {self.args.cert}\ntls_key = {self.args.key}\n"
+                   if self.args.tls else "")
+            imap, pop = (("imaps", "pop3s") if self.args.tls else ("imap", "pop3"))
+            mode = " tls=implicit" if self.args.tls else ""
+            listen = tls + f"listen = 127.0.0.1:{self.imap_port}{mode} service={imap}\n"
             if pop3:
-                listen += f"listen = 127.0.0.1:{self.pop3_port} service=pop3\n"
+                listen += f"listen = 127.0.0.1:{self.pop3_port}{mode} service={pop}\n"
             write(os.path.join(d, "mbs.conf"), listen + f"""\
 hostname = mbs.{DOMAIN}
 user =
@@ -259,7 +263,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap pop3
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -291,6 +295,7 @@ service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
     port = {imap}
+    {listener_ssl}
   }}
   inet_listener imaps {{
     port = 0
@@ -303,6 +308,7 @@ service pop3-login {{
   inet_listener pop3 {{
     address = 127.0.0.1
     port = {pop3}
+    {listener_ssl}
   }}
   inet_listener pop3s {{
     port = 0
@@ -358,6 +364,9 @@ class Dovecot(Server):
             d=d, uid=MAIL_UID, imap=self.imap_port, pop3=self.pop3_port,
             plimit=self.args.connections + 500, climit=climit, cores=os.cpu_count(),
             imap_extra=HIBERNATE_IMAP if self.hibernate else "",
+            ssl=(f"ssl = yes\nssl_cert = <{self.args.cert}\nssl_key = <{self.args.key}"
+                 if self.args.tls else "ssl = no"),
+            listener_ssl="ssl = yes" if self.args.tls else "",
             hibernate=HIBERNATE.format(after=HIBERNATE_AFTER) if self.hibernate else ""))
         log = os.path.join(d, "dovecot.log")
         self.master = spawn([DOVECOT, "-c", f"{d}/dovecot.conf", "-F"],
@@ -399,7 +408,7 @@ def load(server, mode, users, extra, seconds):
     """One imap-load run to completion; its JSON."""
     port = server.pop3_port if mode == "pop3" else server.imap_port
     argv = [LOAD, "--mode", mode, "--port", str(port), "--users", users,
-            "--seconds", str(seconds)] + extra
+            "--seconds", str(seconds)] + extra + (["--tls"] if server.args.tls else [])
     try:
         res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              timeout=seconds + RUN_GRACE)
@@ -519,7 +528,7 @@ def idle_run(server, users, n, args, log, level="idle"):
     argv = [LOAD, "--mode", "idle", "--port", str(server.imap_port), "--users", users,
             "--connections", str(n), "--seconds", str(IDLE_SETUP_MAX),
             "--hold", str(IDLE_SETUP_MAX), "--max-open", str(args.max_open),
-            "--idle-level", level]
+            "--idle-level", level] + (["--tls"] if args.tls else [])
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -687,6 +696,8 @@ def report(args, res, why, nbytes):
              f"{nbytes / 1048576:.1f} MiB per Maildir), the same files for both servers; "
              f"{args.rounds} round(s) of {args.seconds:g} s alternating between them, "
              "the median round (lowest–highest in brackets). "
+             + ("Implicit TLS (imaps, pop3s) on both. " if args.tls else
+                "Plain text on loopback (no TLS). ") +
              f"RLIMIT_NOFILE {getattr(args, 'nofile', '?')} per process (the most "
              "IDLE connections this machine allows one process, less ~100).", ""]
     for w in why:
@@ -842,6 +853,8 @@ def parse_args():
     p.add_argument("--dir", default="/var/tmp")
     p.add_argument("--out")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    p.add_argument("--tls", action="store_true",
+                   help="implicit TLS (imaps, pop3s) with a throwaway certificate on both")
     p.add_argument("--keep-inotify-limit", action="store_true",
                    help="do not raise fs.inotify.max_user_instances for Dovecot's IDLE runs")
     a = p.parse_args()
@@ -893,6 +906,10 @@ def run(args, log):
     os.chmod(top, 0o755)
     res = {}
     try:
+        if args.tls:
+            args.cert, args.key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
+            make_cert(f"mail.{DOMAIN}", args.cert, args.key)
+            os.chmod(args.key, 0o644)  # a throwaway key; Dovecot reads it as root
         template = os.path.join(top, "template")
         nbytes = make_template(template, args.users, args.messages)
         users = users_file(top, args.users)
