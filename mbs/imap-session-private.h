@@ -59,7 +59,5 @@ void imap_client_tagged_now(struct imap_client *c, const char *status, const cha
 const char *imap_client_rip(const struct imap_client *c, char *buf);
 /* Set the idle timer for the client's state. */
 void imap_client_set_timeout(struct imap_client *c);
-/* Is the command's handler still the not-implemented stub? */
-bool imap_command_pending(const struct imap_cmd_def *def);
 
 #endif

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mbs.h"
 #include "notify.h"
+#include "pop3-session.h"
 #include "xalloc.h"
 
 const struct cfg_def mbs_defs[] = {
@@ -47,11 +48,28 @@ const struct cfg_def mbs_defs[] = {
 	{ "mailbox_revalidate_interval", CFG_TIME, "30s",
 	  "re-read an open folder this often even without events (changes from other hosts, NFS)",
 	  1, 86400, NULL, NULL },
+	/* ---- POP3 and POP2 (pop3-*.c, pop2-session.c) ---- */
+	{ "pop3_idle_timeout", CFG_TIME, "10m",
+	  "close a POP3 or POP2 session silent this long (RFC 1939 3: at least 10m)",
+	  1, 86400, NULL, NULL },
+	{ "pop3_max_bad_commands", CFG_INT, "20",
+	  "-ERR replies to unknown or malformed commands (failed logins too) in a row before the session is closed",
+	  1, 10000, NULL, NULL },
+	{ "pop3_lock_session", CFG_BOOL, "yes",
+	  "one POP3 session per maildrop ([IN-USE] for another), with Dovecot's dovecot-pop3-session.lock",
+	  0, 0, NULL, NULL },
+	{ "pop3_lock_timeout", CFG_TIME, "10s",
+	  "wait this long for another session's lock before answering [IN-USE]", 1, 600, NULL, NULL },
+	{ "pop3_mark_seen", CFG_BOOL, "yes",
+	  "messages sent by RETR get \\Seen when the session QUITs, as Dovecot does", 0, 0, NULL, NULL },
+	{ "pop2_allow_plaintext", CFG_BOOL, "no",
+	  "accept POP2 HELO (a clear-text password) on connections without TLS", 0, 0, NULL, NULL },
 };
 const size_t mbs_defs_count = sizeof(mbs_defs) / sizeof(mbs_defs[0]);
 
 static const struct conn_service *const mbs_services[] = {
 	&imap_service, &imaps_service,
+	&pop3_service, &pop3s_service, &pop2_service,
 };
 
 static void mbs_hostname(struct mbs *m, const struct cfg *cfg)
@@ -81,6 +99,8 @@ static int mbs_check(const struct cfg *cfg, const char **error_r)
 	}
 	if (cfg_time(cfg, "imap_idle_timeout") < 30 * 60)
 		log_warn(NULL, "imap_idle_timeout below the RFC 3501 5.4 minimum of 30 minutes");
+	if (cfg_time(cfg, "pop3_idle_timeout") < 10 * 60)
+		log_warn(NULL, "pop3_idle_timeout below the RFC 1939 3 minimum of 10 minutes");
 	return 0;
 }
 
@@ -136,6 +156,8 @@ static void mbs_quiesce(struct daemon *d)
 
 	if (m != NULL)
 		imap_sessions_shutdown(m);
+	if (m != NULL)
+		pop3_sessions_shutdown(m);
 }
 
 /* The last session is gone: the authd client's sockets must not keep

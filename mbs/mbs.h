@@ -14,6 +14,7 @@
 struct authd_client;
 struct mbs_notify;
 struct imap_session;
+struct pop3_client;
 
 struct mbs {
 	uv_loop_t *loop;
@@ -22,6 +23,8 @@ struct mbs {
 	char hostname[256];
 	/* The live IMAP sessions (imap-session.c), for the BYE on shutdown. */
 	struct imap_session *imap_sessions;
+	/* The live POP3 and POP2 sessions (pop3-session.c), likewise. */
+	struct pop3_client *pop3_clients;
 };
 
 extern const struct cfg_def mbs_defs[];

@@ -1,16 +1,17 @@
-/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c mbs/imap-list.c lib/linereader.c lib/buf.c lib/xalloc.c */
+/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c mbs/imap-list.c mbs/imap-id.c lib/linereader.c lib/buf.c lib/xalloc.c lib/log.c */
 /* libFuzzer target for the IMAP command parser, driven as a session
  * drives it: byte 0 splits the rest into feeds, byte 1 picks the limits
  * and options, the rest is the client's stream. Announced literals are
  * kept, or streamed for APPEND; commands named FETCH, SEARCH, STORE and
  * SELECT also go through their argument parsers, LIST and LSUB through
  * theirs and the reply builder over a fixed folder list, STATUS through
- * its item list. Every command and error
+ * its item list, ID through its check and log line. Every command and error
  * is checked against the grammar's promises. */
 #include <string.h>
 
 #include "../../mbs/imap-args.h"
 #include "../../mbs/imap-fetch-parse.h"
+#include "../../mbs/imap-id.h"
 #include "../../mbs/imap-list.h"
 #include "../../mbs/imap-parser.h"
 #include "../../mbs/imap-search-parse.h"
@@ -107,6 +108,19 @@ static void fuzz_arg_parsers(const struct imap_command *cmd)
 			imap_search_program_free(&prog);
 		else
 			FUZZ_ASSERT(error != NULL && (!prog.badcharset || error[0] == '['));
+	} else if (strcmp(cmd->name, "ID") == 0) {
+		struct buf log;
+
+		buf_init(&log, 256 * 1024);
+		if (imap_id_parse(cmd->args, cmd->count, &log, &error) == 0) {
+			/* nothing a client sends can break a log line */
+			for (size_t i = 0; i < log.len; i++)
+				FUZZ_ASSERT((unsigned char)log.data[i] >= 0x20 &&
+					    (unsigned char)log.data[i] != 0x7f);
+		} else {
+			FUZZ_ASSERT(error != NULL);
+		}
+		buf_free(&log);
 	} else if (strcmp(cmd->name, "STORE") == 0 && cmd->count >= 1) {
 		struct imap_flags flags;
 

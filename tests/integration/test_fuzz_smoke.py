@@ -63,6 +63,9 @@ class FuzzSmoke(unittest.TestCase):
     def test_imap_fetch(self):
         self.run_target("imap-fetch")
 
+    def test_pop3(self):
+        self.run_target("pop3")
+
     def test_every_target_is_smoked(self):
         fuzz_dir = os.path.join(mrtest.SRCDIR, "tests", "fuzz")
         # fuzz-imap-utf7.c is smoked by test_imap_utf7, fuzz-imap-fetch.c by

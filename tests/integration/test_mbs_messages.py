@@ -9,13 +9,12 @@ order matter: untagged EXPUNGE rules, FETCH FLAGS after STORE, COPYUID.
 
 Also: FETCH and SEARCH over the MIME samples of tests/data/mime/ compared
 with Dovecot's IMAP server on the same folder; IDLE in one mbs process
-seeing an EXPUNGE made through a second one; the concurrency test (two mbs
-processes and the mta on one mailbox at once); Dovecot reading a Maildir
-used through Mailroom, and the other way round.
+seeing an EXPUNGE and a flag change made through a second one; the
+concurrency test (two mbs processes and the mta on one mailbox at once);
+Dovecot reading a Maildir used through Mailroom, and the other way round.
 """
 import atexit
 import importlib.util
-import imaplib
 import os
 import re
 import smtplib
@@ -320,8 +319,21 @@ class Fetch(MbsCase):
         client that reads slowly; a part of it through the in-memory path
         agrees."""
         line = "0123456789abcdef" * 4 + "\n"
-        body = "".join(line if i % 1000 else "NUL\0here\r\n" for i in range(48 * 1024))
-        text = message("big", body=body).replace("\r\n", "\n", 5)
+        text = message("big", body="").replace("\r\n", "\n", 5)
+        piece = 128 * 1024  # the server reads the file in pieces of this size
+
+        def pad_to(offset):
+            nonlocal text
+            while len(text) < offset - len(line):
+                text += line
+            text += "y" * (offset - len(text))
+
+        # a CRLF, a bare CR and a bare LF astride piece boundaries
+        for k, tail in ((1, "\r\n"), (2, "\rz"), (3, "\nz"), (4, "\0\n")):
+            pad_to(k * piece - 1)
+            text += tail
+        body = "".join(line if i % 1000 else "NUL\0here\r\n" for i in range(40 * 1024))
+        text += body
         raw, _ = self.session([message("small"), text], user=FREE_USER, password=FREE_PASSWORD)
         want = re.sub(r"(?<!\r)\n", "\r\n", text).replace("\0", "\x80").encode("latin-1")
         tag = raw.send("FETCH 1:2 (UID RFC822.SIZE BODY.PEEK[])")
@@ -709,6 +721,21 @@ class CopyMove(MbsCase):
         self.still_works(raw)
         self.assertEqual(len(fetches(raw.ok("FETCH 1:* UID"))), 1)
 
+    def test_copy_move_into_itself(self):
+        raw, name = self.session([message("self1"), message("self2")])
+        untagged, tagged = raw.cmd(f"COPY 1 {name}")
+        self.assertTrue(re.match(rb"OK \[COPYUID \d+ 1 3\]", tagged), tagged)
+        self.assertIn(b"* 3 EXISTS", untagged)
+        untagged, tagged = raw.cmd(f"UID MOVE 2 {name}")
+        self.assertTrue(tagged.startswith(b"OK"), tagged)
+        self.assertTrue(any(re.match(rb"\* OK \[COPYUID \d+ 2 4\]", r) for r in untagged),
+                        untagged)
+        self.assertEqual(expunges(untagged), [2])
+        got = fetches(raw.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        rows = [(re.search(rb"UID (\d+)", v).group(1), re.search(rb"Subject: (\w+)", v).group(1))
+                for _, v in sorted(got.items())]
+        self.assertEqual(rows, [(b"1", b"self1"), (b"3", b"self1"), (b"4", b"self2")])
+
     def test_move(self):
         raw, name = self.session([message(f"m{i}") for i in range(1, 6)])
         target = name + "Target"
@@ -766,13 +793,10 @@ class TwoProcesses(unittest.TestCase):
         self.addCleanup(imap.shutdown)
         return Raw(imap)
 
-    def test_idle_sees_expunge_from_other_process(self):
+    def test_idle_sees_changes_from_other_process(self):
         for i in range(3):
             drop(self.authd.mail_root, FREE_USER, message(f"idle{i}"), "Idle")
         a = self.raw(self.mbs1)
-        caps = b" ".join(a.ok("CAPABILITY"))
-        if b" IDLE" not in caps:
-            self.skipTest("this build has no IDLE yet")
         a.ok("SELECT Idle")
         b = self.raw(self.mbs2)
         b.ok("SELECT Idle")
@@ -785,6 +809,12 @@ class TwoProcesses(unittest.TestCase):
         while time.monotonic() < deadline and b"* 2 EXPUNGE" not in seen:
             seen.append(a.response())
         self.assertIn(b"* 2 EXPUNGE", seen)
+        # a flag change through the other process too
+        b.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
+        resp = b""
+        while time.monotonic() < deadline and not resp.startswith(b"* 2 FETCH"):
+            resp = a.response()
+        self.assertIn(b"\\Flagged", flags_of(resp) or set(), resp)
         a.imap.send(b"DONE\r\n")
         untagged, tagged = a.wait(tag)
         self.assertTrue(tagged.startswith(b"OK"), tagged)

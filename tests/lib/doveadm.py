@@ -17,6 +17,8 @@ DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 # Dovecot's IMAP server process, which serves one preauthenticated session
 # over stdin and stdout when started by hand.
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+# Its pop3 process, likewise (no greeting: the session starts logged in).
+DOVECOT_POP3 = "/usr/lib/dovecot/pop3"
 TIMEOUT = 60
 
 
@@ -79,6 +81,22 @@ class Sandbox:
                "-o", f"mail_uid={self.uid}", "-o", f"mail_gid={self.gid}",
                "-o", f"first_valid_uid={self.uid}", "-o", f"first_valid_gid={self.gid}"]
         return ImapSession(cmd, env, self.demote)
+
+    def pop3(self, maildir, settings=()):
+        """Dovecot's pop3 process serving one preauthenticated session on
+        maildir over pipes: a subprocess.Popen with stdin and stdout.
+        settings: more "key=value" overrides. Skips the test when the pop3
+        binary is missing."""
+        if not os.access(DOVECOT_POP3, os.X_OK):
+            raise unittest.SkipTest(f"{DOVECOT_POP3} is not installed (dovecot-pop3d)")
+        env = dict(os.environ, USER="mruser", HOME=self.path("home"))
+        cmd = [DOVECOT_POP3, "-c", self.conf, "-o", f"mail_location=maildir:{maildir}",
+               "-o", f"mail_uid={self.uid}", "-o", f"mail_gid={self.gid}",
+               "-o", f"first_valid_uid={self.uid}", "-o", f"first_valid_gid={self.gid}"]
+        for setting in settings:
+            cmd += ["-o", setting]
+        return subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, preexec_fn=self.demote)
 
     def remove(self):
         shutil.rmtree(self.top, ignore_errors=True)

@@ -130,7 +130,8 @@ def deliver(mail_root, user, text, folder=""):
         text = text.encode()
     _counter += 1
     now = time.time()
-    name = f"{int(now)}.M{int(now * 1e6) % 1000000}P{os.getpid()}Q{_counter}.{socket.gethostname()}"
+    # M: microseconds, zero-padded so that names sort in delivery order
+    name = f"{int(now)}.M{int(now * 1e6) % 1000000:06d}P{os.getpid()}Q{_counter}.{socket.gethostname()}"
     tmp = os.path.join(d, "tmp", name)
     with open(tmp, "wb") as f:
         f.write(text)
