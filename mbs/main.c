@@ -41,6 +41,9 @@ const struct cfg_def mbs_defs[] = {
 	{ "imap_append_limit", CFG_SIZE, "50M",
 	  "largest message APPEND accepts, advertised as APPENDLIMIT ([TOOBIG] beyond)",
 	  1024, 1LL << 32, NULL, NULL },
+	{ "worker_threads", CFG_INT, "16",
+	  "threads for mailbox work (reads, fsyncs, directory scans); read at start only",
+	  1, 1024, NULL, NULL },
 	{ "mailbox_notify", CFG_ENUM, "inotify",
 	  "how sessions learn of changes to an open folder: inotify, or polling only",
 	  0, 0, "inotify|poll", NULL },
@@ -49,9 +52,6 @@ const struct cfg_def mbs_defs[] = {
 	{ "mailbox_revalidate_interval", CFG_TIME, "30s",
 	  "re-read an open folder this often even without events (changes from other hosts, NFS)",
 	  1, 86400, NULL, NULL },
-	{ "workers", CFG_INT, "16",
-	  "worker threads for mailbox work (file reads, fsyncs, directory scans; read at start only)",
-	  1, 1024, NULL, NULL },
 	/* ---- POP3 and POP2 (pop3-*.c, pop2-session.c) ---- */
 	{ "pop3_idle_timeout", CFG_TIME, "10m",
 	  "close a POP3 or POP2 session silent this long (RFC 1939 3: at least 10m)",
@@ -129,14 +129,15 @@ static int mbs_started(struct daemon *d, const char **error_r)
 	};
 	struct mbs_notify_settings nset;
 
-	char workers[32];
+	char threads[16];
 
 	(void)error_r;
-	/* libuv sizes its pool once, at its first use (nothing has queued
-	 * work yet): a session waiting on an fsync holds a worker, so the
-	 * reads of the other sessions need more of them than libuv's 4. */
-	snprintf(workers, sizeof(workers), "%lld", cfg_int(cfg, "workers"));
-	setenv("UV_THREADPOOL_SIZE", workers, 1);
+	/* libuv sizes its thread pool at the first job, which comes after
+	 * this: mailbox work is mostly waiting on the disk (fsync), so more
+	 * threads than cores keep reads from queueing behind writes. The
+	 * environment wins when set. */
+	snprintf(threads, sizeof(threads), "%lld", cfg_int(cfg, "worker_threads"));
+	setenv("UV_THREADPOOL_SIZE", threads, 0);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	mbs_hostname(m, cfg);

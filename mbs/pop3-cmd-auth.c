@@ -275,8 +275,8 @@ static void pop3_user_cb(void *ctx, const struct authd_user_answer *a)
 
 	c->req = NULL;
 	if (a->status == AUTHD_CLIENT_TEMPFAIL) {
-		log_warn(conn_sid(c->conn), "pop3: user lookup tempfail user=<%s> reason=\"%s\"",
-			 c->user, a->reason != NULL ? a->reason : "");
+		log_warn(conn_sid(c->conn), "%s: user lookup tempfail user=<%s> reason=\"%s\"",
+			 conn_service(c->conn)->name, c->user, a->reason != NULL ? a->reason : "");
 		pop3_login_reply(c, POP3_LOGIN_TEMPFAIL);
 		pop3_login_fail(c);
 		pop3_client_done(c);
@@ -285,7 +285,8 @@ static void pop3_user_cb(void *ctx, const struct authd_user_answer *a)
 	if (a->status != AUTHD_CLIENT_OK || a->maildir == NULL || a->maildir[0] != '/' ||
 	    (a->state != NULL && strcmp(a->state, "active") != 0) ||
 	    !pop3_service_listed(a->services, "pop3")) {
-		log_info(conn_sid(c->conn), "pop3: login refused user=<%s> reason=%s", c->user,
+		log_info(conn_sid(c->conn), "%s: login refused user=<%s> reason=%s",
+			 conn_service(c->conn)->name, c->user,
 			 a->status != AUTHD_CLIENT_OK ? "no-user" : "pop3-disabled");
 		pop3_login_reply(c, POP3_LOGIN_DISABLED);
 		pop3_login_fail(c);

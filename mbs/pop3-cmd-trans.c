@@ -203,8 +203,8 @@ static void pop3_retr_read_done(struct pop3_client *c, void *ctx)
 	if (r->got < 0) {
 		/* The reply has begun: all we can do is drop the connection,
 		 * so that the client does not take a short message for whole. */
-		log_warn(conn_sid(c->conn), "pop3: read failed user=<%s> msg=%u", c->user,
-			 (unsigned)r->n);
+		log_warn(conn_sid(c->conn), "%s: read failed user=<%s> msg=%u",
+			 conn_service(c->conn)->name, c->user, (unsigned)r->n);
 		c->retr = NULL;
 		pop3_retr_free(r);
 		conn_abort(c->conn, "message read failed");
@@ -278,8 +278,8 @@ static void pop3_retr_open_done(struct pop3_client *c, void *ctx)
 			pop3_client_line(c, "-ERR Message %u was deleted by another session.",
 					 (unsigned)r->n);
 		} else {
-			log_warn(conn_sid(c->conn), "pop3: open failed user=<%s> msg=%u reason=\"%s\"",
-				 c->user, (unsigned)r->n, r->error);
+			log_warn(conn_sid(c->conn), "%s: open failed user=<%s> msg=%u reason=\"%s\"",
+				 conn_service(c->conn)->name, c->user, (unsigned)r->n, r->error);
 			pop3_client_line(c, "-ERR [SYS/TEMP] Couldn't read message %u.", (unsigned)r->n);
 		}
 		pop3_retr_free(r);

@@ -74,7 +74,8 @@ void pop3_client_bad(struct pop3_client *c, const char *fmt, ...)
 	pop3_client_vline(c, fmt, ap);
 	va_end(ap);
 	if (++c->bad_commands >= (unsigned)cfg_int(pop3_client_cfg(c), "pop3_max_bad_commands")) {
-		log_info(conn_sid(c->conn), "pop3: too many bad commands count=%u", c->bad_commands);
+		log_info(conn_sid(c->conn), "%s: too many bad commands count=%u",
+			 conn_service(c->conn)->name, c->bad_commands);
 		pop3_client_line(c, c->pop2 ? "- Too many bad commands" :
 				 "-ERR Too many bad commands.");
 		conn_close(c->conn, "too many bad commands");
@@ -196,7 +197,8 @@ static void pop3_touch_done(struct pop3_client *c, void *ctx)
 		return;
 	/* Someone took the lock from us: this session's view may no longer
 	 * be the only one (RFC 1939 8: exclusive access). */
-	log_warn(conn_sid(c->conn), "pop3: session lock lost user=<%s>", c->user);
+	log_warn(conn_sid(c->conn), "%s: session lock lost user=<%s>",
+		 conn_service(c->conn)->name, c->user);
 	pop3_client_line(c, "-ERR [SYS/TEMP] Couldn't update the POP3 session lock.");
 	conn_close(c->conn, "session lock lost");
 }

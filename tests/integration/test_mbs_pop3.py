@@ -37,7 +37,8 @@ class Env:
         self.authd = Authd()
         # a mailbox without POP3: its password is right, the service is off
         with open(os.path.join(self.authd.tmp, "users"), "a") as f:
-            f.write("nopop@example.test:{PLAIN}nopop::::::services=smtp,imap,deliver\n")
+            f.write("nopop@example.test:{PLAIN}nopop::::::services=smtp,imap,deliver\n"
+                    "spaced@example.test:{PLAIN}a pass  phrase\n")
         self.authd.kill()
         self.authd.start()
         self.mbs = MbsDaemon(self.authd, services=("pop3", "pop3s", "pop2"),
@@ -360,6 +361,14 @@ class TestUserPass(Pop3Case):
         self.assertRegex(r.cmd("PASS de mo"), r"^-ERR \[AUTH\]")
         self.assertTrue(r.cmd(f"USER {USER}").startswith("+OK"))
         self.assertTrue(r.cmd(f"PASS {PASSWORD}").startswith("+OK"))
+        r.close()
+
+    def test_password_with_spaces(self):
+        # PASS takes the rest of the line, spaces included (RFC 1939 7)
+        r = Raw(env().mbs.pop3s_port, tls=True)
+        r.line()
+        self.assertEqual(r.cmd("USER spaced@example.test"), "+OK")
+        self.assertEqual(r.cmd("PASS a pass  phrase"), "+OK Logged in.")
         r.close()
 
     def test_commands_before_login(self):
