@@ -76,7 +76,6 @@ static void conn_write_cb(uv_write_t *req, int status)
 {
 	struct conn_wreq *w = (struct conn_wreq *)req;
 	struct conn *c = w->c;
-	bool was_blocked = conn_write_blocked(c);
 
 	c->queued -= w->len;
 	free(w);
@@ -101,7 +100,11 @@ static void conn_write_cb(uv_write_t *req, int status)
 			conn_abort(c, error);
 		return;
 	}
-	if (was_blocked && c->queued <= CONN_WRITE_LOW)
+	/* Reading stopped above CONN_WRITE_HIGH starts again at
+	 * CONN_WRITE_LOW. Not only when one completion crosses both marks:
+	 * many small writes (TLS records) drain in steps, and a step ending
+	 * between the two must not leave the connection deaf. */
+	if (!c->reading && c->queued <= CONN_WRITE_LOW)
 		conn_update_reading(c);
 	if (c->queued <= CONN_WRITE_LOW && c->stage == CONN_STAGE_READY &&
 	    c->svc->on_writable != NULL)
