@@ -1,6 +1,8 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "conn-private.h"
@@ -43,6 +45,39 @@ void conn_tls_free(struct conn *c)
 	c->rbio = c->wbio = NULL;
 }
 
+/* A memory BIO keeps the largest buffer it ever held (the handshake's
+ * certificate chain, a large FETCH's records): an empty one that grew
+ * past this is replaced by a new one, so an idle connection holds none
+ * (about 1.5 KiB a connection after the handshake). */
+#define CONN_TLS_BIO_KEEP 2048
+
+static bool conn_tls_bio_big(BIO *bio)
+{
+	BUF_MEM *bm = NULL;
+
+	if (BIO_ctrl_pending(bio) != 0)
+		return false;
+	BIO_get_mem_ptr(bio, &bm);
+	return bm != NULL && bm->max > CONN_TLS_BIO_KEEP;
+}
+
+static void conn_tls_trim(struct conn *c)
+{
+	BIO *bio;
+
+	if (c->wbio != NULL && conn_tls_bio_big(c->wbio) &&
+	    (bio = BIO_new(BIO_s_mem())) != NULL) {
+		SSL_set0_wbio(c->ssl, bio);	/* frees the old one */
+		c->wbio = bio;
+	}
+	if (c->rbio != NULL && conn_tls_bio_big(c->rbio) &&
+	    (bio = BIO_new(BIO_s_mem())) != NULL) {
+		BIO_set_mem_eof_return(bio, -1);
+		SSL_set0_rbio(c->ssl, bio);	/* frees the old one */
+		c->rbio = bio;
+	}
+}
+
 void conn_tls_flush(struct conn *c)
 {
 	char chunk[CONN_TLS_CHUNK];
@@ -52,6 +87,7 @@ void conn_tls_flush(struct conn *c)
 		return;
 	while ((n = BIO_read(c->wbio, chunk, sizeof(chunk))) > 0)
 		conn_raw_write(c, chunk, (size_t)n);
+	conn_tls_trim(c);
 }
 
 static void conn_tls_fail(struct conn *c, const char *what, int ret)
