@@ -15,7 +15,7 @@
  *          stop after LOGIN or SELECT: --idle-level); when
  *          all are there (or failed) "ready OK FAILED" is printed and the
  *          sessions are held until a line or EOF on stdin or --hold seconds,
- *          then DONE and LOGOUT.  The caller measures memory meanwhile.
+ *          then DONE and LOGOUT (or just closed: --close-idle).  The caller measures memory meanwhile.
  *
  * Every mode is bounded by --seconds (or --hold) and by --max-ops; a last
  * grace period ends whatever is still open.  Results are one JSON object
@@ -114,6 +114,7 @@ static struct {
 	char *append_body;
 	int open_now, ready, failed, started;
 	enum cmd idle_level;	/* idle mode holds sessions after this command */
+	bool close_idle;	/* end held sessions by closing, not DONE + LOGOUT */
 	unsigned seed;
 } g;
 
@@ -409,6 +410,7 @@ static void mix_next(struct sess *s)
 		}
 		if (s->base == 0) {
 			note_error("%s: INBOX is empty", g.user[s->user]);
+			s->give_up = true;
 			imap_cmd(s, C_LOGOUT, "LOGOUT");
 			break;
 		}
@@ -845,7 +847,7 @@ static void usage(void)
 		"usage: imap-load --port P --users FILE [--mode mix|login|pop3|idle] [--host 127.0.0.1]\n"
 		"       [--tls] [--sessions C] [--seconds S] [--max-ops N] [--cycles K]\n"
 		"       [--append-size B] [--connections N] [--hold S] [--max-open M] [--seed X]\n"
-		"       [--idle-level login|select|idle]\n");
+		"       [--idle-level login|select|idle] [--close-idle]\n");
 	exit(2);
 }
 
@@ -943,7 +945,8 @@ int main(int argc, char **argv)
 		{"users", 1, NULL, 'u'}, {"mode", 1, NULL, 'm'}, {"sessions", 1, NULL, 's'},
 		{"seconds", 1, NULL, 'S'}, {"max-ops", 1, NULL, 'o'}, {"cycles", 1, NULL, 'c'},
 		{"append-size", 1, NULL, 'a'}, {"connections", 1, NULL, 'n'},
-		{"hold", 1, NULL, 'H'}, {"idle-level", 1, NULL, 'L'}, {"max-open", 1, NULL, 'M'}, {"seed", 1, NULL, 'r'},
+		{"hold", 1, NULL, 'H'}, {"idle-level", 1, NULL, 'L'},
+		{"close-idle", 0, NULL, 'C'}, {"max-open", 1, NULL, 'M'}, {"seed", 1, NULL, 'r'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *host = "127.0.0.1", *users = NULL;
@@ -996,6 +999,7 @@ int main(int argc, char **argv)
 			else
 				usage();
 			break;
+		case 'C': g.close_idle = true; break;
 		case 'r': g.seed = (unsigned)int_arg(optarg, 0, 1 << 30, "--seed"); break;
 		default: usage();
 		}
@@ -1066,7 +1070,10 @@ int main(int argc, char **argv)
 			g.stopping = true;
 			g.deadline = t;
 			for (int i = 0; i < g.sessions; i++) {
-				if (ss[i].fd >= 0 && ss[i].idle_ready && ss[i].cmd == C_IDLE) {
+				if (ss[i].fd >= 0 && g.close_idle) {
+					ss[i].closing = true;
+					sess_close(&ss[i]);
+				} else if (ss[i].fd >= 0 && ss[i].idle_ready && ss[i].cmd == C_IDLE) {
 					out_append(&ss[i], "DONE\r\n", 6);
 					flush(&ss[i]);
 				} else if (ss[i].fd >= 0 && ss[i].idle_ready) {

@@ -525,10 +525,16 @@ def idle_run(server, users, n, args, log, level="idle"):
     drop_caches()
     time.sleep(0.5)
     k0, p0 = kernel_kib(), server.pss()
+    before = established(server.imap_port)
     argv = [LOAD, "--mode", "idle", "--port", str(server.imap_port), "--users", users,
             "--connections", str(n), "--seconds", str(IDLE_SETUP_MAX),
             "--hold", str(IDLE_SETUP_MAX), "--max-open", str(args.max_open),
             "--idle-level", level] + (["--tls"] if args.tls else [])
+    if server.hibernate:
+        # DONE would wake every hibernated client at once: as many imap
+        # processes started together, which loads the machine for minutes
+        # (and Dovecot drops some of them).  Closing ends them quietly.
+        argv.append("--close-idle")
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -577,7 +583,7 @@ def idle_run(server, users, n, args, log, level="idle"):
         raise BenchError(f"{server.name}: no connection reached IDLE: {res.get('first_error')}")
     kd = {k: k1[k] - k0[k] for k in k1}
     log(f"  idle  {server.name:26} {ready} in IDLE ({failed} failed) in {secs:.1f}s, "
-        f"{still} connected at the reading; "
+        f"{still} connected at the reading ({before} before); "
         f"Pss {p0 / 1024:.1f} → {p1 / 1024:.1f} MiB over {nproc} processes; kernel "
         f"+{kd['total'] / 1024:.1f} MiB (slab {kd['Slab'] / 1024:.1f}, stacks "
         f"{kd['KernelStack'] / 1024:.1f}, page tables {kd['PageTables'] / 1024:.1f}, "

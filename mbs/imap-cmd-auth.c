@@ -289,8 +289,10 @@ static void imap_auth_start(struct imap_client *c, const char *mech, const char 
 {
 	struct imap_session *s = imap_session_of(c);
 	char ip[NETADDR_STRLEN] = "", lip[NETADDR_STRLEN] = "";
-	struct authd_auth_info info = { .service = "imap", .mech = mech,
-					.secured = conn_is_tls(c->conn),
+	/* Only reached over TLS or with auth_allow_plaintext: either way mbs
+	 * has decided the channel is good enough, and says so to authd
+	 * (which otherwise refuses PLAIN and LOGIN outside TLS). */
+	struct authd_auth_info info = { .service = "imap", .mech = mech, .secured = true,
 					.session_id = conn_sid(c->conn) };
 
 	if (c->mbs->authd == NULL) {   /* shutting down */

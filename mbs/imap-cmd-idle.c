@@ -13,7 +13,6 @@ static void idle_finish(struct imap_client *c, bool bad)
 {
 	struct imap_session *s = imap_session_of(c);
 
-	mbs_notify_remove(&s->watch);
 	c->idling = false;
 	s->idle_done = s->idle_again = false;
 	if (bad)
@@ -50,12 +49,9 @@ static void idle_sync(struct imap_client *c)
 	imap_client_sync(c, idle_synced);
 }
 
-static void idle_changed(void *ctx)
+void imap_idle_changed(struct imap_client *c)
 {
-	struct imap_client *c = ctx;
-
-	if (c->idling && !c->gone)
-		idle_sync(c);
+	idle_sync(c);
 }
 
 static void idle_line(struct imap_client *c, const struct lr_line *line)
@@ -76,8 +72,6 @@ static void idle_line(struct imap_client *c, const struct lr_line *line)
 
 void imap_cmd_idle(struct imap_client *c, struct imap_command *cmd)
 {
-	struct imap_session *s = imap_session_of(c);
-
 	if (cmd->count != 0) {
 		imap_client_bad(c, "IDLE takes no arguments");
 		return;
@@ -85,8 +79,8 @@ void imap_cmd_idle(struct imap_client *c, struct imap_command *cmd)
 	imap_client_write(c, "+ idling\r\n", 10);
 	c->idling = true;
 	imap_client_read_line(c, idle_line);
-	if (c->box != NULL && c->mbs->notify != NULL) {
-		s->watch = mbs_notify_add(c->mbs->notify, c->box->path, idle_changed, c);
+	/* the selected folder's watch (imap_client_watch_update) wakes us;
+	 * what changed since the last command is sent now */
+	if (c->box != NULL)
 		idle_sync(c);
-	}
 }

@@ -38,8 +38,14 @@ struct imap_session {
 	char *auth_mech;
 	bool auth_ir;               /* SASL-IR was used */
 	char *auth_login;           /* LOGIN's user name, for the log */
-	/* IDLE */
+	/* The selected folder's watch (mbs/notify.h), for IDLE and to skip
+	 * the sync before a tagged OK when nothing changed. */
 	struct mbs_notify_watch *watch;
+	const struct mbox *watch_box;
+	char *watch_path;
+	uint64_t synced_gen;        /* the watch's generation at the last sync */
+	bool synced_valid;          /* ...and that sync left nothing pending */
+	/* IDLE */
 	bool idle_syncing;          /* a sync is out */
 	bool idle_again;            /* another change came meanwhile */
 	bool idle_done;             /* DONE read: finish after the sync */
@@ -57,6 +63,10 @@ void imap_client_read_line(struct imap_client *c, imap_line_fn *fn);
 void imap_client_tagged_now(struct imap_client *c, const char *status, const char *text);
 /* The remote address as text ("-" for a UNIX socket). */
 const char *imap_client_rip(const struct imap_client *c, char *buf);
+/* IDLE (imap-cmd-idle.c): the selected folder changed. */
+void imap_idle_changed(struct imap_client *c);
+/* Keep the watch on the selected folder (none without one). */
+void imap_client_watch_update(struct imap_client *c);
 /* Set the idle timer for the client's state. */
 void imap_client_set_timeout(struct imap_client *c);
 

@@ -136,6 +136,7 @@ static void imap_command_end(struct imap_client *c)
 		conn_close(c->conn, "logout");
 		return;
 	}
+	imap_client_watch_update(c);   /* after SELECT, CLOSE, UNSELECT */
 	imap_client_set_timeout(c);
 	if (!s->in_dispatch)
 		conn_resume(c->conn);
@@ -153,6 +154,8 @@ void imap_client_tagged_now(struct imap_client *c, const char *status, const cha
 	}
 	imap_command_end(c);
 }
+
+static bool imap_sync_needed(struct imap_client *c);
 
 static void imap_tagged_after_sync(struct imap_client *c)
 {
@@ -178,7 +181,7 @@ void imap_client_tagged(struct imap_client *c, const char *status, const char *f
 	/* RFC 3501 7: the server may send mailbox changes with any response;
 	 * before the OK of a command they keep the client's view current. */
 	if (!c->gone && strcmp(status, "OK") == 0 && c->state == IMAP_ST_SELECTED &&
-	    c->box != NULL) {
+	    c->box != NULL && imap_sync_needed(c)) {
 		s->pending_status = xstrdup(status);
 		s->pending_text = buf_steal(&b);
 		imap_client_sync(c, imap_tagged_after_sync);
@@ -299,8 +302,58 @@ static void imap_on_writable(void *session, struct conn *conn)
 
 /* ---------------------------------------------------------------- sync */
 
+static void imap_box_changed(void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	if (c->idling && !c->gone)
+		imap_idle_changed(c);
+}
+
+void imap_client_watch_update(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	/* a new view of the same folder may sit at the old one's address */
+	if (s->watch_box == c->box && (c->box == NULL || (s->watch_path != NULL &&
+							  strcmp(s->watch_path, c->box->path) == 0)))
+		return;
+	mbs_notify_remove(&s->watch);
+	free(s->watch_path);
+	s->watch_path = NULL;
+	s->watch_box = c->box;
+	s->synced_valid = false;
+	if (c->box != NULL && c->mbs->notify != NULL && !c->gone) {
+		s->watch_path = xstrdup(c->box->path);
+		s->watch = mbs_notify_add(c->mbs->notify, c->box->path, imap_box_changed, c);
+	}
+}
+
+/* Whether the sync before a tagged OK can find anything. With an inotify
+ * watch on the folder, the events of every change made on this host
+ * before now are read here; none since the last full sync, no
+ * revalidation tick (changes from other hosts) and no expunge held back:
+ * the view is current, and the worker round trip (uidlist lock,
+ * directory scans) is saved. */
+static bool imap_sync_needed(struct imap_client *c)
+{
+	struct imap_session *s = imap_session_of(c);
+
+	imap_client_watch_update(c);
+	if (s->watch == NULL || !s->synced_valid || !mbs_notify_watch_inotify(s->watch) ||
+	    !mbs_notify_drain(c->mbs->notify))
+		return true;
+	if (mbs_notify_generation(s->watch) != s->synced_gen)
+		return true;
+	for (size_t i = 0; i < c->box->count; i++)
+		if (c->box->msgs[i].expunged)
+			return true;
+	return false;
+}
+
 struct imap_sync {
 	struct mbox *box;
+	uint64_t gen;               /* the watch's generation when it started */
 	bool expunge_ok;
 	int ret;
 	const char *error;
@@ -320,12 +373,20 @@ static void imap_sync_done(struct imap_client *c, void *ctx)
 	struct imap_sync *y = ctx;
 
 	if (!c->gone) {
-		if (y->ret < 0)
+		struct imap_session *s = imap_session_of(c);
+
+		if (y->ret < 0) {
 			log_error(conn_sid(c->conn), "imap: sync failed user=<%s> folder=%s error=\"%s\"",
 				  c->user != NULL ? c->user : "", y->box->name,
 				  y->error != NULL ? y->error : "");
-		else
+		} else {
 			imap_client_send_changes(c, &y->ch);
+			/* a sync that had to keep expunges back leaves work */
+			if (y->box == c->box && s->watch_box == c->box && s->watch != NULL) {
+				s->synced_gen = y->gen;
+				s->synced_valid = y->expunge_ok;
+			}
+		}
 	}
 	mbox_changes_free(&y->ch);
 	if (!c->gone)
@@ -341,8 +402,11 @@ void imap_client_sync(struct imap_client *c, void (*done)(struct imap_client *c)
 		done(c);
 		return;
 	}
+	imap_client_watch_update(c);
 	y = xcalloc(1, sizeof(*y));
 	y->box = c->box;
+	if (imap_session_of(c)->watch != NULL)
+		y->gen = mbs_notify_generation(imap_session_of(c)->watch);
 	/* RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID
 	 * forms allow it) */
 	y->expunge_ok = c->def == NULL || (c->def->flags & IMAP_CMD_NO_EXPUNGE) == 0 ||
@@ -664,7 +728,6 @@ static void *imap_connect(struct conn *conn)
 	struct imap_client *c = xcalloc(1, sizeof(*c));
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct mbs *m = daemon_context(daemon_of_conn(conn));
-	char ip[NETADDR_STRLEN];
 
 	c->conn = conn;
 	c->mbs = m;
@@ -681,8 +744,6 @@ static void *imap_connect(struct conn *conn)
 		imap_bye_close(c, "Server shutting down", "shutdown");
 		return s;
 	}
-	log_info(conn_sid(conn), "imap: connect rip=%s tls=%s", imap_client_rip(c, ip),
-		 conn_is_tls(conn) ? "yes" : "no");
 	imap_client_untagged(c, "OK [CAPABILITY %s] %s Mailroom IMAP ready.",
 			     imap_client_capability(c), m->hostname);
 	return s;
@@ -723,6 +784,7 @@ static void imap_client_free(struct imap_client *c)
 	free(c->user);
 	free(s->pending_status);
 	free(s->pending_text);
+	free(s->watch_path);
 	free(s->auth_mech);
 	free(s->auth_login);
 	free(s);

@@ -1,6 +1,7 @@
 /* mailroom-mbs: IMAP (and later POP3/POP2) over the Maildir++ store, on
  * the daemon skeleton; the IMAP session in imap-session.c, its commands
  * in imap-cmd-*.c, the store behind mbs/mailbox.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,9 @@ const struct cfg_def mbs_defs[] = {
 	{ "imap_append_limit", CFG_SIZE, "50M",
 	  "largest message APPEND accepts, advertised as APPENDLIMIT ([TOOBIG] beyond)",
 	  1024, 1LL << 32, NULL, NULL },
+	{ "worker_threads", CFG_INT, "16",
+	  "threads for mailbox work (reads, fsyncs, directory scans); read at start only",
+	  1, 1024, NULL, NULL },
 	{ "mailbox_notify", CFG_ENUM, "inotify",
 	  "how sessions learn of changes to an open folder: inotify, or polling only",
 	  0, 0, "inotify|poll", NULL },
@@ -125,7 +129,15 @@ static int mbs_started(struct daemon *d, const char **error_r)
 	};
 	struct mbs_notify_settings nset;
 
+	char threads[16];
+
 	(void)error_r;
+	/* libuv sizes its thread pool at the first job, which comes after
+	 * this: mailbox work is mostly waiting on the disk (fsync), so more
+	 * threads than cores keep reads from queueing behind writes. The
+	 * environment wins when set. */
+	snprintf(threads, sizeof(threads), "%lld", cfg_int(cfg, "worker_threads"));
+	setenv("UV_THREADPOOL_SIZE", threads, 0);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	mbs_hostname(m, cfg);

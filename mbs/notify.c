@@ -32,6 +32,7 @@ struct notify_dir {
 	bool inotify;            /* both watches in place */
 	bool adding;             /* the add job is out */
 	bool fire;               /* fire at the next coalesce tick */
+	uint64_t gen;            /* grows with every change seen */
 	/* polling */
 	bool have_mtime;
 	struct timespec mtime[2];
@@ -79,6 +80,7 @@ static void notify_fire(struct notify_dir *d)
 {
 	struct mbs_notify *n = d->n;
 
+	d->gen++;
 	d->fire = true;
 	if (!uv_is_active((uv_handle_t *)&n->coalesce_timer))
 		uv_timer_start(&n->coalesce_timer, notify_coalesce_cb, notify_coalesce_ms(n), 0);
@@ -91,6 +93,8 @@ static bool notify_dir_polled(const struct notify_dir *d)
 	return !d->inotify;
 }
 
+static void notify_poll_cb(uv_timer_t *t);
+
 static void notify_update_poll_timer(struct mbs_notify *n)
 {
 	bool any = false;
@@ -98,8 +102,7 @@ static void notify_update_poll_timer(struct mbs_notify *n)
 	for (struct notify_dir *d = n->dirs; d != NULL && !any; d = d->next)
 		any = notify_dir_polled(d);
 	if (any && !uv_is_active((uv_handle_t *)&n->poll_timer))
-		uv_timer_start(&n->poll_timer, n->poll_timer.timer_cb, n->set.poll_ms,
-			       n->set.poll_ms);
+		uv_timer_start(&n->poll_timer, notify_poll_cb, n->set.poll_ms, n->set.poll_ms);
 	else if (!any)
 		uv_timer_stop(&n->poll_timer);
 }
@@ -267,6 +270,11 @@ bool mbs_notify_watch_inotify(const struct mbs_notify_watch *w)
 	return w->dir->inotify;
 }
 
+uint64_t mbs_notify_generation(const struct mbs_notify_watch *w)
+{
+	return w->dir->gen;
+}
+
 void mbs_notify_counts(const struct mbs_notify *n, unsigned *dirs_r, unsigned *polled_r)
 {
 	*dirs_r = n->ndirs;
@@ -293,20 +301,20 @@ static void notify_all(struct mbs_notify *n)
 			notify_fire(d);
 }
 
-static void notify_read_cb(uv_poll_t *h, int status, int events)
+bool mbs_notify_drain(struct mbs_notify *n)
 {
-	struct mbs_notify *n = h->data;
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 
-	(void)events;
-	if (status < 0)
-		return;
+	if (n->fd < 0)
+		return false;
 	/* bounded: the fd is non-blocking and each pass drains what is there */
 	for (int rounds = 0; rounds < 64; rounds++) {
 		ssize_t len = read(n->fd, buf, sizeof(buf));
 
+		if (len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
 		if (len <= 0)
-			break;
+			return false;
 		for (char *p = buf; p < buf + len;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			struct notify_dir *d;
@@ -330,6 +338,14 @@ static void notify_read_cb(uv_poll_t *h, int status, int events)
 				notify_fire(d);
 		}
 	}
+	return false;   /* more than the bound: maybe not all read */
+}
+
+static void notify_read_cb(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	if (status >= 0)
+		(void)mbs_notify_drain(h->data);
 }
 
 /* ---------------------------------------------------------------- polling */
@@ -415,7 +431,6 @@ struct mbs_notify *mbs_notify_new(uv_loop_t *loop, const struct mbs_notify_setti
 	uv_timer_init(loop, &n->poll_timer);
 	uv_timer_init(loop, &n->revalidate_timer);
 	n->coalesce_timer.data = n->poll_timer.data = n->revalidate_timer.data = n;
-	n->poll_timer.timer_cb = notify_poll_cb;
 	n->handles_open = 3;
 	/* none of these keeps the loop alive: sessions and listeners do */
 	uv_unref((uv_handle_t *)&n->coalesce_timer);

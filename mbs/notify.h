@@ -2,6 +2,7 @@
 #define MR_MBS_NOTIFY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -50,8 +51,18 @@ struct mbs_notify_watch *mbs_notify_add(struct mbs_notify *n, const char *path,
 					mbs_notify_cb *cb, void *ctx);
 void mbs_notify_remove(struct mbs_notify_watch **w);
 
-/* For tests and the log: is the folder's watch inotify (not polled)? */
+/* Is the folder's watch inotify (not polled)? Then every change made on
+ * this host to its new/ and cur/ is seen at once. */
 bool mbs_notify_watch_inotify(const struct mbs_notify_watch *w);
+/* A counter that grows with every change seen in the folder (event, poll,
+ * revalidation tick, the watch coming into place). With an inotify watch,
+ * an unchanged value after mbs_notify_drain() means nothing changed on
+ * this host since it was read (and no revalidation came due). */
+uint64_t mbs_notify_generation(const struct mbs_notify_watch *w);
+/* Read the events the kernel has queued now: those of every change made
+ * before the call. Non-blocking; callbacks still come coalesced. False
+ * when not everything could be read (no inotify, an error, a bound hit). */
+bool mbs_notify_drain(struct mbs_notify *n);
 /* How many folder directories are watched, and how many polled. */
 void mbs_notify_counts(const struct mbs_notify *n, unsigned *dirs_r, unsigned *polled_r);
 

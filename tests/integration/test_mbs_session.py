@@ -6,6 +6,7 @@ import atexit
 import base64
 import os
 import re
+import signal
 import socket
 import ssl
 import time
@@ -533,6 +534,31 @@ class Extensions(unittest.TestCase):
         c.logout()
 
 
+class DovecotCompare(unittest.TestCase):
+    """The same commands to Debian's Dovecot imap process on a Maildir++
+    store (tests/lib/doveadm.py; skipped without dovecot-imapd): the
+    untagged replies that carry data must match."""
+
+    def test_namespace_and_id_shape(self):
+        import doveadm
+        box = doveadm.Sandbox("mr-mbs-dc-", ("mail/cur", "mail/new", "mail/tmp"))
+        try:
+            box.chown_all()
+            s = box.imap(box.path("mail"), {"TZ": "UTC"})
+            dovecot_ns = s.command("a", b"NAMESPACE").split(b"\r\n")[0].decode()
+            dovecot_id = s.command("b", b"ID NIL").split(b"\r\n")[0].decode()
+            s.close()
+        finally:
+            box.remove()
+        r = Raw(env().mbs.imaps_port, tls=True)
+        r.login()
+        self.assertEqual(r.cmd("a", "NAMESPACE")[0], [dovecot_ns])
+        ours = r.cmd("b", "ID NIL")[0][0]
+        self.assertTrue(ours.startswith('* ID ("name" "') and dovecot_id.startswith('* ID ("name" "'),
+                        (ours, dovecot_id))
+        r.close()
+
+
 class Idle(unittest.TestCase):
     def test_idle_done_authenticated(self):
         r = Raw(env().mbs.imaps_port, tls=True)
@@ -663,6 +689,47 @@ class Updates(unittest.TestCase):
         self.assertIn(f"* {n + 1} EXISTS", untagged)
         r.close()
 
+    def test_noop_reports_flags_and_expunge_from_elsewhere(self):
+        # the sync before OK is skipped only when the folder's watch saw
+        # nothing: every change from another writer must still show
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("elsewhere"))
+        r, n = self.selected()
+        self.assertTrue(r.cmd("a", "NOOP")[1].startswith("a OK"))
+        cur = os.path.join(user_maildir(self.mbs.mail_root, "demo@example.test"), "cur")
+        name = [x for x in os.listdir(cur)
+                if "elsewhere" in open(os.path.join(cur, x)).read()][-1]
+        flagged = name.split(":2,")[0] + ":2,FS"
+        os.rename(os.path.join(cur, name), os.path.join(cur, flagged))
+        untagged, tagged = r.cmd("b", "NOOP")
+        self.assertTrue(any(" FETCH (FLAGS (" in x and "\\Flagged" in x for x in untagged),
+                        untagged)
+        # nothing changed: nothing reported
+        self.assertEqual(r.cmd("c", "NOOP")[0], [])
+        os.unlink(os.path.join(cur, flagged))
+        # FETCH may not report it (RFC 3501 7.4.1) ...
+        untagged, tagged = r.cmd("d", f"FETCH 1:{n} (FLAGS)")
+        self.assertTrue(tagged.startswith("d OK"), tagged)
+        self.assertFalse(any(x.endswith(" EXPUNGE") for x in untagged), untagged)
+        # ... the next NOOP must, though the folder saw no change since
+        untagged, tagged = r.cmd("e", "NOOP")
+        self.assertTrue(any(x.endswith(" EXPUNGE") for x in untagged), untagged)
+        self.assertEqual(r.cmd("f", "NOOP")[0], [])
+        r.close()
+
+    def test_expunge_by_another_session(self):
+        deliver(self.mbs.mail_root, "demo@example.test", MESSAGE.format("other-session"))
+        a, n = self.selected()
+        b, n2 = self.selected()
+        self.assertEqual(n, n2)
+        self.assertTrue(a.cmd("s", f"STORE {n} +FLAGS.SILENT (\\Deleted)")[1].startswith("s OK"))
+        untagged, _ = b.cmd("n", "NOOP")
+        self.assertIn(f"* {n} FETCH (FLAGS (\\Deleted))", untagged)
+        self.assertTrue(a.cmd("x", "EXPUNGE")[1].startswith("x OK"))
+        untagged, _ = b.cmd("m", "NOOP")
+        self.assertIn(f"* {n} EXPUNGE", untagged)
+        a.close()
+        b.close()
+
     def test_idle_two_sessions_share_a_watch(self):
         a, n = self.selected()
         b, _ = self.selected()
@@ -675,6 +742,82 @@ class Updates(unittest.TestCase):
             r.send("DONE\r\n")
             self.assertEqual(r.until("i")[1], "i OK Idle completed.")
             r.close()
+
+
+def inotify_watches(pid):
+    """(inotify instances, watches in them) of a process, from /proc."""
+    instances = watches = 0
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)) != "anon_inode:inotify":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                watches += sum(1 for line in f if line.startswith("inotify wd:"))
+            instances += 1
+        except OSError:
+            continue
+    return instances, watches
+
+
+class SharedWatches(unittest.TestCase):
+    """One inotify instance per process, one pair of watches (new/, cur/)
+    per selected folder however many sessions have it (the per-user
+    inotify limits), and every idler hears of a delivery."""
+
+    SESSIONS = 40
+
+    def test_many_idlers_share_watches(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-shared", services=("imap",),
+                        extra="auth_allow_plaintext = yes\n")
+        clients = []
+        try:
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("first"), folder="Work")
+            for i in range(self.SESSIONS):
+                r = Raw(mbs.imap_port, mbs=mbs)
+                # auth_allow_plaintext = yes: logins before TLS are offered
+                self.assertIn("AUTH=PLAIN", caps(r.greeting))
+                self.assertNotIn("LOGINDISABLED", caps(r.greeting))
+                self.assertTrue(r.login().startswith("L OK"))
+                folder = "Work" if i % 4 == 0 else "INBOX"
+                untagged, tagged = r.cmd("s", f"SELECT {folder}")
+                self.assertTrue(tagged.startswith("s OK"), tagged)
+                r.exists = [int(x.split()[1]) for x in untagged if x.endswith(" EXISTS")][-1]
+                r.folder = folder
+                r.send("i IDLE\r\n")
+                self.assertEqual(r.line(), "+ idling")
+                clients.append(r)
+            # the watches are added on a worker: wait for them (bounded)
+            deadline = time.monotonic() + 5
+            while inotify_watches(mbs.proc.pid) != (1, 4) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 4))
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("to-all"))
+            deliver(mbs.mail_root, "demo@example.test", MESSAGE.format("to-work"), folder="Work")
+            for r in clients:
+                r.sock.settimeout(10)
+                want = f"* {r.exists + 1} EXISTS"
+                line = r.line()
+                while line != want:
+                    self.assertFalse(line.startswith("i "), line)
+                    line = r.line()
+            for r in clients:
+                r.send("DONE\r\n")
+                self.assertTrue(r.until("i")[1].startswith("i OK"))
+            # selected folders stay watched (the sync before OK uses it)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 4))
+            for r in clients:
+                self.assertTrue(r.cmd("u", "UNSELECT")[1].startswith("u OK"))
+            deadline = time.monotonic() + 5
+            while inotify_watches(mbs.proc.pid) != (1, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(inotify_watches(mbs.proc.pid), (1, 0))
+        finally:
+            for r in clients:
+                r.close()
+            mbs.stop()
+            authd.stop()
 
 
 class PollAndRevalidate(unittest.TestCase):
@@ -792,6 +935,51 @@ class Proxy(unittest.TestCase):
                 pass
             self.assertNotIn(b"a OK", data)
             sock.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_changes_hostname_and_keeps_sessions(self):
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-reload", services=("imaps",))
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertTrue(r.login().startswith("L OK"))
+            with open(mbs.config) as f:
+                text = f.read()
+            with open(mbs.config, "w") as f:
+                f.write(text.replace("hostname = imap.example.test",
+                                     "hostname = imap2.example.test") +
+                        "mailbox_revalidate_interval = 5s\n")
+            offset = os.path.getsize(mbs.log)
+            mbs.proc.send_signal(signal.SIGHUP)
+            wait_log(mbs.log, "reloaded config=", mbs.proc, offset=offset)
+            r2 = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertIn("imap2.example.test", r2.greeting)
+            # the session from before goes on
+            self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+            r.close()
+            r2.close()
+        finally:
+            mbs.stop()
+            authd.stop()
+
+
+class LookupOutage(unittest.TestCase):
+    def test_lookup_unreachable_after_auth(self):
+        # the password checks out, the user lookup cannot be made
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-lookup", services=("imaps",),
+                        lookup=os.path.join(authd.tmp, "no-such-socket"))
+        try:
+            r = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            self.assertTrue(r.login().startswith("L NO [UNAVAILABLE]"))
+            self.assertTrue(r.cmd("n", "NOOP")[1].startswith("n OK"))
+            self.assertEqual(r.cmd("x", "NAMESPACE")[1], "x BAD Log in first")
+            r.close()
+            self.assertIn("imap-login: lookup tempfail user=<demo@example.test>", mbs.logtext())
         finally:
             mbs.stop()
             authd.stop()

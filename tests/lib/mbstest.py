@@ -28,8 +28,9 @@ class MbsDaemon:
                  "pop3s": "tls=implicit", "pop2": "tls=none"}
 
     def __init__(self, authd, extra="", services=("imap", "imaps"), name="mbs",
-                 mail_root=None, proxy=False):
-        """proxy: every listener takes a PROXY header (from 127.0.0.0/8)."""
+                 mail_root=None, proxy=False, lookup=None):
+        """proxy: every listener takes a PROXY header (from 127.0.0.0/8);
+        lookup: another lookup socket than authd's."""
         self.authd = authd
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"mr-{name}-")
@@ -52,7 +53,7 @@ class MbsDaemon:
                     f"tls_cert = {self.ca_cert}\ntls_key = {key}\n"
                     "user =\nlog_dest = stderr\nlog_level = debug\n"
                     f"pid_file = {self.tmp}/{name}.pid\nhostname = {HOSTNAME}\n"
-                    f"authd_lookup_socket = {authd.lookup}\n"
+                    f"authd_lookup_socket = {lookup or authd.lookup}\n"
                     f"authd_auth_socket = {authd.auth}\nauthd_timeout = 3s\n"
                     "max_connections_per_ip = 0\nshutdown_timeout = 5s\n" + extra)
         self.proc = None

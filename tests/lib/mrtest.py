@@ -4,6 +4,7 @@ Paths come from the environment that `make check` sets (top_builddir,
 top_srcdir); run by hand, they default to the current directory.
 """
 import os
+import random
 import socket
 import subprocess
 import time
@@ -21,9 +22,28 @@ def make_cert(cn, cert, key, days=2):
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host."""
+    """A TCP port that was free a moment ago on host, picked below the
+    kernel's ephemeral range: a port the kernel hands out to outgoing
+    connections could be taken by any client before the daemon binds it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    high = min(_ephemeral_low(), 65536) - 1
+    for _ in range(50):
+        port = random.randint(20000, high) if high > 20000 else 0
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

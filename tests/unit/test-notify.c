@@ -166,6 +166,43 @@ static void test_flag_change_and_expunge_seen(void)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
+static void test_generation_and_drain(void)
+{
+	struct mbs_notify_settings set = { .mode = MBS_NOTIFY_INOTIFY, .poll_ms = 60000 };
+	struct mbs_notify *n = mbs_notify_new(&loop, &set);
+	char *dir = folder("gen");
+	struct mbs_notify_watch *w;
+	uint64_t g;
+
+	reset();
+	w = mbs_notify_add(n, dir, on_change, (void *)0);
+	CHECK(wait_fired(0, 1, 2000));
+	CHECK(mbs_notify_watch_inotify(w));
+	settle(30);
+	CHECK(mbs_notify_drain(n));
+	g = mbs_notify_generation(w);
+	/* nothing changed: the same value, however often asked */
+	CHECK(mbs_notify_drain(n));
+	CHECK(mbs_notify_generation(w) == g);
+	/* a change made before the drain is seen by it, without the loop */
+	drop_message(dir, "g1");
+	CHECK(mbs_notify_drain(n));
+	CHECK(mbs_notify_generation(w) > g);
+	g = mbs_notify_generation(w);
+	CHECK(mbs_notify_drain(n));
+	CHECK(mbs_notify_generation(w) == g);
+	settle(50);
+	mbs_notify_remove(&w);
+	mbs_notify_free(n);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	/* polling only: a drain never vouches for anything */
+	set.mode = MBS_NOTIFY_POLL;
+	n = mbs_notify_new(&loop, &set);
+	CHECK(!mbs_notify_drain(n));
+	mbs_notify_free(n);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
 static void test_poll_mode(void)
 {
 	struct mbs_notify_settings set = { .mode = MBS_NOTIFY_POLL, .poll_ms = 50 };
@@ -267,6 +304,7 @@ int main(void)
 	uv_loop_init(&loop);
 	test_run("inotify_shared_watch", test_inotify_shared_watch);
 	test_run("flag_change_and_expunge_seen", test_flag_change_and_expunge_seen);
+	test_run("generation_and_drain", test_generation_and_drain);
 	test_run("poll_mode", test_poll_mode);
 	test_run("inotify_limit_falls_back_to_poll", test_inotify_limit_falls_back_to_poll);
 	test_run("revalidate", test_revalidate);
