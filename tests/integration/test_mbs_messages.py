@@ -554,7 +554,13 @@ class Search(MbsCase):
         untagged = self.raw.ok(b"SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\nCAF\xc3\x89"
                                % len("CAF\u00c9".encode()))
         self.assertEqual(search_result(untagged), [4])
-        untagged, tagged = self.raw.cmd("SEARCH CHARSET KOI8-R SUBJECT lunch")
+        # another charset: the strings are converted (é is E9 in Latin-1)
+        for cs in ("ISO-8859-1", "windows-1252"):
+            untagged = self.raw.ok(b"SEARCH CHARSET %s BODY {4+}\r\ncaf\xe9" % cs.encode())
+            self.assertEqual(search_result(untagged), [4], cs)
+        untagged = self.raw.ok("SEARCH CHARSET KOI8-R SUBJECT lunch")
+        self.assertEqual(search_result(untagged), [2])
+        untagged, tagged = self.raw.cmd("SEARCH CHARSET X-NO-SUCH-CHARSET SUBJECT lunch")
         self.assertTrue(tagged.startswith(b"NO [BADCHARSET"), tagged)
         self.assertIsNone(search_result(untagged))
         # imaplib's interface

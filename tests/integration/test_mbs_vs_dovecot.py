@@ -178,6 +178,9 @@ SESSION = [
     b"UID SEARCH UID 3:*",
     b"UID SEARCH 2:4 LARGER 300",
     b"UID SEARCH CHARSET UTF-8 SUBJECT " + lit("gr\u00fc\u00dfe".encode()),
+    b"UID SEARCH CHARSET ISO-8859-1 SUBJECT " + lit("gr\u00fc\u00dfe".encode("latin-1")),
+    b"UID SEARCH SUBJECT " + lit("gr\u00fc\u00dfe".encode()),
+    b'UID SEARCH SUBJECT "' + "gr\u00fc\u00dfe".encode() + b'"',
     b"UID SEARCH TEXT regards",
     b"UID SEARCH BODY html",
     b"UID SEARCH HEADER List-Id news",
@@ -284,6 +287,34 @@ SESSION = [
     b"APPEND INBOX {0+}\r\n",
     b"UNSELECT",
     b"UNSELECT",
+    b"CLOSE",
+    # lower case everywhere: commands, items, flags, keys, charsets
+    b"select inbox",
+    b"uid fetch 1:* (flags rfc822.size internaldate)",
+    b"fetch 1 (body.peek[header.fields (subject from)] uid)",
+    b"fetch 1 (body.peek[header.fields.not (subject from)])",
+    b"uid search charset utf-8 subject lunch",
+    b"uid search or unseen flagged",
+    b"store 1 +flags.silent (\\seen $forwarded)",
+    b"uid fetch 1 (flags)",
+    b"store 1 -flags.silent (\\seen $forwarded)",
+    b"status inbox (messages uidnext)",
+    b'list "" inbox',
+    b'list "" work*',
+    b"idle",
+    b"noop",
+    b"close",
+    # what K-9/Android and Outlook send (read-only view, so nothing changes)
+    b'EXAMINE "INBOX"',
+    b"UID SEARCH 1:* NOT DELETED",
+    b"UID FETCH 1:* (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (date subject from "
+    b"content-type to cc reply-to message-id references in-reply-to X-K9mail-Identity)])",
+    b"UID FETCH 2 (UID BODYSTRUCTURE)",
+    b"UID FETCH 2 (UID BODY.PEEK[1.1]<0.4096> BODY.PEEK[1.1.MIME] BODY.PEEK[2]<0.10>)",
+    b"UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])",
+    b"UID FETCH 2 (UID RFC822.SIZE BODY.PEEK[]<0.2048>)",
+    b"FETCH 1:* (UID)",
+    b'XLIST "" "*"',
     b"CLOSE",
     # an empty folder: "*" and 1:* name no message
     b"SELECT Junk",
@@ -593,7 +624,9 @@ class _Reader:
             if r.startswith(b"+") and chunks:
                 self.write(chunks.pop(0) + (b"" if chunks else b"\r\n"))
             elif r.startswith(b"+") and line.upper().startswith(b"IDLE"):
-                self.write(b"DONE\r\n")
+                # "done" in the case of the command (RFC 2177 is case-blind
+                # as the rest of IMAP: RFC 3501 9 note 3)
+                self.write(b"DONE\r\n" if line.startswith(b"IDLE") else b"done\r\n")
 
 
 class MbsSession(_Reader):
@@ -805,6 +838,13 @@ KNOWN = {
         "STORE without .SILENT answers a FETCH for every message of the set (RFC 3501 "
         "6.4.6: the flags are returned as if fetched); Dovecot only for those that changed",
         superset),
+    b'UID SEARCH SUBJECT "' + "gr\u00fc\u00dfe".encode() + b'"': (
+        "8-bit bytes in a quoted string are BAD: IMAP4rev1's quoted is 7-bit (RFC 3501 9, "
+        "CHAR); UTF-8 there is for UTF8=ACCEPT (RFC 6855 3) and IMAP4rev2. A literal, as "
+        "clients send it, works; Dovecot takes both", tagged_is(b"BAD", b"OK")),
+    b'XLIST "" "*"': (
+        "XLIST, Gmail's forerunner of SPECIAL-USE (RFC 6154), is not a command here; "
+        "Dovecot still answers it without announcing it", tagged_is(b"BAD", b"OK")),
     b"RENAME INBOX OldInbox": (
         "RENAME INBOX moves its messages to the new folder and leaves INBOX empty (RFC "
         "3501 6.3.5); Dovecot 2.3 refuses it on Maildir", tagged_is(b"OK", b"NO")),
