@@ -1,4 +1,3 @@
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -332,26 +331,19 @@ static struct imap_search_node *parse_key(struct search_cursor *cur, size_t dept
 
 #define SEARCH_CHARSETS "UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252"
 
-/* A charset name mime_charset_to_utf8() converts for real, not by its
- * guess for unknown names: its own tables, or one iconv opens. */
+/* The charsets mime_charset_to_utf8() converts with its own tables.
+ * Others would need iconv_open(), which may read gconv modules from disk:
+ * not on the loop thread, where SEARCH is parsed. */
 static bool search_charset_known(const char *charset)
 {
 	static const char *const tables[] = {
-		"ISO-8859-1", "LATIN1", "ISO-8859-15", "WINDOWS-1252", "CP1252", "UTF8",
+		"ISO-8859-1", "LATIN1", "ISO-8859-15", "WINDOWS-1252", "CP1252",
 	};
-	iconv_t cd;
 
-	/* "" is the locale's charset to iconv: not a name a client means */
-	if (charset[0] == '\0')
-		return false;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		if (strcasecmp(charset, tables[i]) == 0)
 			return true;
-	cd = iconv_open("UTF-8", charset);
-	if (cd == (iconv_t)-1)
-		return false;
-	iconv_close(cd);
-	return true;
+	return false;
 }
 
 static int charset_parse(struct search_cursor *cur, struct imap_search_program *prog)
@@ -370,8 +362,8 @@ static int charset_parse(struct search_cursor *cur, struct imap_search_program *
 	if (strcasecmp(charset, "UTF-8") == 0 || strcasecmp(charset, "US-ASCII") == 0)
 		return 0;
 	/* Other charsets are a MAY (RFC 3501 6.4.4); clients of the Latin-1
-	 * era still send them. Those iconv knows are taken, their strings
-	 * made UTF-8; BADCHARSET lists the common ones (RFC 3501 7.1). */
+	 * era still send them. Those with a table are taken and their
+	 * strings made UTF-8; BADCHARSET lists what is taken (RFC 3501 7.1). */
 	if (!search_charset_known(charset)) {
 		prog->badcharset = true;
 		cur->error = "[BADCHARSET (" SEARCH_CHARSETS ")] Unsupported charset";

@@ -180,6 +180,7 @@ SESSION = [
     b"UID SEARCH CHARSET UTF-8 SUBJECT " + lit("gr\u00fc\u00dfe".encode()),
     b"UID SEARCH CHARSET ISO-8859-1 SUBJECT " + lit("gr\u00fc\u00dfe".encode("latin-1")),
     b"UID SEARCH SUBJECT " + lit("gr\u00fc\u00dfe".encode()),
+    b"UID SEARCH CHARSET KOI8-R SUBJECT lunch",
     b'UID SEARCH SUBJECT "' + "gr\u00fc\u00dfe".encode() + b'"',
     b"UID SEARCH TEXT regards",
     b"UID SEARCH BODY html",
@@ -842,6 +843,10 @@ KNOWN = {
         "8-bit bytes in a quoted string are BAD: IMAP4rev1's quoted is 7-bit (RFC 3501 9, "
         "CHAR); UTF-8 there is for UTF8=ACCEPT (RFC 6855 3) and IMAP4rev2. A literal, as "
         "clients send it, works; Dovecot takes both", tagged_is(b"BAD", b"OK")),
+    b"UID SEARCH CHARSET KOI8-R SUBJECT lunch": (
+        "charsets beside UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15 and Windows-1252 are "
+        "NO [BADCHARSET] (RFC 3501 6.4.4: a MAY); Dovecot converts through iconv",
+        tagged_is(b"NO", b"OK")),
     b'XLIST "" "*"': (
         "XLIST, Gmail's forerunner of SPECIAL-USE (RFC 6154), is not a command here; "
         "Dovecot still answers it without announcing it", tagged_is(b"BAD", b"OK")),
