@@ -925,5 +925,48 @@ class SessionVsDovecot(unittest.TestCase):
         print("# only Dovecot:", b" ".join(sorted(caps["theirs"] - caps["ours"])).decode())
 
 
+class BadCommandsVsDovecot(unittest.TestCase):
+    """Both servers close a session after 20 BAD replies in a row (their
+    default), and both start counting again after a command that works:
+    a long session with a stray BAD now and then stays up."""
+
+    def run_bad(self, session):
+        out = {}
+        try:
+            for i in range(30):
+                self.assertTrue(session.command(b"b%d" % i, b"BOGUS")[-1].startswith(b"BAD"))
+                self.assertTrue(session.command(b"n%d" % i, b"NOOP")[-1].startswith(b"OK"))
+            # a NO is no BAD either
+            for i in range(25):
+                self.assertTrue(session.command(b"c%d" % i, b"BOGUS")[-1].startswith(b"BAD"))
+                self.assertTrue(session.command(b"s%d" % i, b"SELECT NoSuchFolder")[-1]
+                                .startswith(b"NO"))
+            out["alive"] = True
+            last = None
+            for i in range(30):
+                try:
+                    last = session.command(b"x%d" % i, b"BOGUS")
+                except (EOFError, OSError) as e:
+                    out["closed_after"] = i
+                    out["last"] = last
+                    out["error"] = repr(e)
+                    break
+        finally:
+            session.close()
+        return out
+
+    def test_bad_in_a_row(self):
+        e = env()
+        mbs = mbstest.MbsDaemon(e.authd, services=("imaps",), name="mbs-bad")
+        self.addCleanup(mbs.stop)
+        ours = self.run_bad(MbsSession(mbs))
+        theirs = self.run_bad(DovecotSession(e.box, e.dovecot_maildir))
+        self.assertTrue(ours.get("alive") and theirs.get("alive"))
+        # 20 BADs in a row are answered, then the session is closed
+        # (Mailroom: * BYE Too many invalid commands) before the 21st
+        self.assertEqual(ours["closed_after"], 20, ours)
+        self.assertEqual(theirs["closed_after"], 20, theirs)
+
+
 if __name__ == "__main__":
     unittest.main()
