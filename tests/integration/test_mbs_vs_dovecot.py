@@ -582,9 +582,9 @@ class _Reader:
     def _more(self, deadline):
         raise NotImplementedError
 
-    def response(self):
+    def response(self, timeout=TIMEOUT):
         """One response, CRLF stripped; literals inlined as {n}CRLF data."""
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + timeout
         pos = 0
         while True:
             end = self.buf.find(b"\r\n", pos)
@@ -966,6 +966,65 @@ class BadCommandsVsDovecot(unittest.TestCase):
         # (Mailroom: * BYE Too many invalid commands) before the 21st
         self.assertEqual(ours["closed_after"], 20, ours)
         self.assertEqual(theirs["closed_after"], 20, theirs)
+
+
+class IdleVsDovecot(unittest.TestCase):
+    """IDLE in Work.Sub (untouched by the session above, alike on both
+    sides) while a delivery agent adds a message and another program
+    marks the first one seen: both servers tell the idling client the
+    same things (RFC 2177 3, RFC 3501 7.3.1, 7.4.2)."""
+
+    def idle(self, session, folder_dir, chown):
+        replies = []
+        try:
+            session.command(b"s", b"SELECT Work.Sub")
+            session.write(b"i IDLE\r\n")
+            self.assertTrue(session.response().startswith(b"+"))
+            # a new message, as a delivery agent writes it
+            data = PLAIN.format(subject="Arrived while idling", date="Tue, 09 Jan 2024 "
+                                "10:00:00 +0000", mid="idle1", extra="", body="New.\r\n")
+            name = "1704794400.M999999P1.idle,S=%d" % len(data.encode())
+            with open(os.path.join(folder_dir, "tmp", name), "wb") as f:
+                f.write(data.encode())
+            chown(os.path.join(folder_dir, "tmp", name))
+            os.rename(os.path.join(folder_dir, "tmp", name), os.path.join(folder_dir, "new", name))
+            replies.append(session.response(timeout=8))
+            # anything that comes with it (RECENT), briefly
+            try:
+                while True:
+                    replies.append(session.response(timeout=1.0))
+            except (TimeoutError, OSError):
+                pass
+            # the old message seen, as another program marks it
+            cur = os.path.join(folder_dir, "cur")
+            old = sorted(n for n in os.listdir(cur) if "seed" in n)[0]
+            os.rename(os.path.join(cur, old), os.path.join(cur, old.split(":2,")[0] + ":2,S"))
+            replies.append(session.response(timeout=8))
+            session.write(b"DONE\r\n")
+            while True:
+                r = session.response()
+                if r.startswith(b"i "):
+                    replies.append(r[2:])
+                    break
+                replies.append(r)
+        finally:
+            session.close()
+        return replies
+
+    def test_idle_sees_delivery_and_flag(self):
+        e = env()
+        mbs_dir = os.path.join(mbstest.user_maildir(e.authd.mail_root, USER), ".Work.Sub")
+        dc_dir = os.path.join(e.dovecot_maildir, ".Work.Sub")
+
+        def chown(path):
+            os.chown(path, e.box.uid, e.box.gid)
+        ours = self.idle(MbsSession(e.mbs), mbs_dir, lambda p: None)
+        theirs = self.idle(DovecotSession(e.box, e.dovecot_maildir), dc_dir, chown)
+        no = Validities(e.seeded)
+        self.assertEqual(normalise(b"IDLE", ours, no), normalise(b"IDLE", theirs, no),
+                         f"\nMailroom: {ours!r}\nDovecot:  {theirs!r}")
+        self.assertIn(b"* 2 EXISTS", ours)
+        print("# IDLE:", b" | ".join(ours).decode())
 
 
 if __name__ == "__main__":
