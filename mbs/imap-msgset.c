@@ -5,7 +5,8 @@
 #include "imap-msgset.h"
 #include "xalloc.h"
 
-size_t imap_msgset_find_uid(const struct mbox *box, uint32_t uid)
+/* The index of the first message whose UID is at least uid. */
+static size_t imap_msgset_lower_bound(const struct mbox *box, uint32_t uid)
 {
 	size_t lo = 0, hi = box->count;
 
@@ -17,7 +18,24 @@ size_t imap_msgset_find_uid(const struct mbox *box, uint32_t uid)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+size_t imap_msgset_find_uid(const struct mbox *box, uint32_t uid)
+{
+	size_t lo = imap_msgset_lower_bound(box, uid);
+
 	return lo < box->count && box->msgs[lo].uid == uid ? lo : box->count;
+}
+
+/* Room for the indexes of a resolved set: no more than it holds, nor
+ * than the view holds. */
+static size_t *imap_msgset_alloc(const struct mbox *box, const struct imap_seqset *set)
+{
+	uint64_t want = imap_seqset_count(set);
+	size_t cap = want < box->count ? (size_t)want : box->count;
+
+	return xreallocarray(NULL, cap + 1, sizeof(size_t));
 }
 
 int imap_msgset_resolve(const struct mbox *box, const char *arg, bool uid, size_t **idx_r,
@@ -37,10 +55,14 @@ int imap_msgset_resolve(const struct mbox *box, const char *arg, bool uid, size_
 
 		imap_seqset_resolve_uid(&raw, max, &set);
 		imap_seqset_free(&raw);
-		/* Walk the view, not the set: "1:4294967295" is one range. */
-		idx = xreallocarray(NULL, box->count + 1, sizeof(*idx));
-		for (size_t i = 0; i < box->count && set.count > 0; i++) {
-			if (imap_seqset_contains(&set, box->msgs[i].uid))
+		/* Per range, its first message by binary search, then the
+		 * view up to its last UID: the work is the matches and a
+		 * search per range, not the whole view ("1:4294967295" is one
+		 * range; the ranges are ascending and disjoint). */
+		idx = imap_msgset_alloc(box, &set);
+		for (size_t r = 0; r < set.count; r++) {
+			for (size_t i = imap_msgset_lower_bound(box, set.ranges[r].first);
+			     i < box->count && box->msgs[i].uid <= set.ranges[r].last; i++)
 				idx[n++] = i;
 		}
 	} else {
@@ -52,7 +74,7 @@ int imap_msgset_resolve(const struct mbox *box, const char *arg, bool uid, size_
 			return -1;
 		}
 		imap_seqset_free(&raw);
-		idx = xreallocarray(NULL, box->count + 1, sizeof(*idx));
+		idx = imap_msgset_alloc(box, &set);
 		imap_seqset_iter_init(&iter, &set);
 		while (imap_seqset_iter_next(&iter, &seq))
 			idx[n++] = (size_t)seq - 1;

@@ -28,8 +28,10 @@ static struct mbox_msg *mbox_msg_get(struct mbox *box, size_t i, const char **er
 
 /* Open the message's file, following it when another writer renamed it
  * (found again by its base name). 1 open, 0 expunged, -1 error. */
-static int mbox_msg_fd(struct mbox *box, struct mbox_msg *msg, int *fd_r, const char **error_r)
+static int mbox_msg_fd(struct mbox *box, size_t i, int *fd_r, const char **error_r)
 {
+	struct mbox_msg *msg = &box->msgs[i];
+
 	if (msg->expunged)
 		return 0;
 	for (int tries = 0; tries < 3; tries++) {
@@ -52,6 +54,8 @@ static int mbox_msg_fd(struct mbox *box, struct mbox_msg *msg, int *fd_r, const 
 		free(base);
 		if (r <= 0)
 			return r;
+		mbox_view_private(box);
+		msg = &box->msgs[i];
 		free(msg->file);
 		msg->file = found;
 	}
@@ -62,7 +66,7 @@ int mbox_msg_open(struct mbox *box, size_t i, int *fd_r, const char **error_r)
 {
 	struct mbox_msg *msg = mbox_msg_get(box, i, error_r);
 
-	return msg == NULL ? -1 : mbox_msg_fd(box, msg, fd_r, error_r);
+	return msg == NULL ? -1 : mbox_msg_fd(box, i, fd_r, error_r);
 }
 
 int mbox_msg_read(struct mbox *box, size_t i, struct buf *out, const char **error_r)
@@ -75,7 +79,7 @@ int mbox_msg_read(struct mbox *box, size_t i, struct buf *out, const char **erro
 
 	if (msg == NULL)
 		return -1;
-	ret = mbox_msg_fd(box, msg, &fd, error_r);
+	ret = mbox_msg_fd(box, i, &fd, error_r);
 	if (ret <= 0)
 		return ret;
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
@@ -97,8 +101,8 @@ int mbox_msg_read(struct mbox *box, size_t i, struct buf *out, const char **erro
 		buf_truncate(out, start);
 		return -1;
 	}
-	if (msg->vsize == 0)
-		msg->vsize = mbox_vsize(out->data + start, out->len - start);
+	if (box->msgs[i].vsize == 0)
+		mbox_msg_set_vsize(box, i, mbox_vsize(out->data + start, out->len - start));
 	return 1;
 }
 
@@ -247,6 +251,7 @@ int mbox_store(struct mbox *box, const size_t *idx, size_t n, enum mbox_store_mo
 		*error_r = "the mailbox is read-only";
 		return -1;
 	}
+	mbox_view_private(box);
 	if (mode == MBOX_STORE_REMOVE) {
 		/* A keyword without a letter is on no message. */
 		if (maildir_keywords_read(box->path, &box->keywords, error_r) < 0)
@@ -401,7 +406,7 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 {
 	struct maildir_uidlist list;
 	struct dotlock *lock;
-	bool changed = false, *gone;
+	bool changed = false, *gone, from_new = false, from_cur = false;
 	int64_t bytes = 0, count = 0;
 	int ret = 0;
 
@@ -434,6 +439,10 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 		if (r < 0) {
 			ret = -1;
 		} else if (r > 0) {
+			if (strncmp(rec->file, "new/", 4) == 0)
+				from_new = true;
+			else
+				from_cur = true;
 			gone[rec - list.recs] = true;
 			bytes += (int64_t)(size != 0 ? size : box->msgs[i].size);
 			count++;
@@ -442,10 +451,12 @@ int mbox_expunge(struct mbox *box, const size_t *idx, size_t n, struct mbox_chan
 			(void)dotlock_touch(lock, error_r);
 	}
 	if (count > 0) {
-		/* Durable before the tagged OK. */
+		/* Durable before the tagged OK: the directories we removed
+		 * from (an fsync costs a disk flush even on a clean one). */
 		char *cur = xasprintf("%s/cur", box->path), *new_dir = xasprintf("%s/new", box->path);
 
-		if (maildir_fsync_dir(cur, error_r) < 0 || maildir_fsync_dir(new_dir, error_r) < 0)
+		if ((from_cur && maildir_fsync_dir(cur, error_r) < 0) ||
+		    (from_new && maildir_fsync_dir(new_dir, error_r) < 0))
 			ret = -1;
 		free(cur);
 		free(new_dir);

@@ -36,7 +36,16 @@ struct mbox_stamp {
 	struct timespec mtime;
 };
 
+struct mbox_snap;
+
 struct mbox_internal {
+	/* box->msgs is this shared snapshot's array (read-only) when not
+	 * NULL; see mbox_view_private(). */
+	struct mbox_snap *snap;
+	/* The snapshot the view left last: kept until the end of the next
+	 * mbox_sync, so a pointer into box->msgs taken before a read made
+	 * the view private stays valid until then. */
+	struct mbox_snap *retired;
 	struct mbox_stamp stamps[MBOX_STAMP_COUNT];
 	/* The stamps may be trusted to tell "nothing changed". */
 	bool stamps_valid;
@@ -48,6 +57,14 @@ struct mbox_internal {
 };
 
 extern const struct dotlock_settings mbox_lock_set;
+
+/* Sessions of one process whose views of a folder hold the same messages
+ * share one array of them (an idle session then costs no copy of its
+ * mailbox). A shared array is never written: anything that changes
+ * box->msgs (a message's file, flags, vsize, the list itself) calls this
+ * first, which gives the view its own copy (the shared one stays
+ * readable until the view's next mbox_sync). */
+void mbox_view_private(struct mbox *box);
 
 /* Stored name checks: "INBOX", or a Maildir++ folder name made of
  * printable ASCII (mUTF-7), levels separated by '.', none empty, none

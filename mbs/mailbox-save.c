@@ -236,6 +236,7 @@ int mbox_copy(struct mbox *box, const size_t *idx, size_t n, const char *name,
 
 	*src_uids_r = *dst_uids_r = NULL;
 	*n_r = 0;
+	mbox_view_private(box);	/* a source renamed meanwhile is followed */
 	ret = mbox_target(box->user, name, &dst, error_r);
 	if (ret <= 0)
 		return ret;

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,30 +107,38 @@ uint64_t mbox_vsize(const char *data, size_t len)
 
 /* ---- modification sequences in dovecot-uidlist ---- */
 
+static bool mbox_is_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 /* The flag letters as the F field keeps them: letters only (the field
  * may hold no spaces). */
 static void mbox_letters(const char *info, struct buf *out)
 {
 	for (; *info != '\0'; info++) {
-		if ((*info >= 'A' && *info <= 'Z') || (*info >= 'a' && *info <= 'z'))
+		if (mbox_is_letter(*info))
 			buf_append_char(out, *info);
 	}
 }
 
+/* The F field against the letters of the file name, compared in place:
+ * every record is checked at every sync under the lock. */
 static bool mbox_rec_flags_differ(const struct maildir_uidlist_rec *rec)
 {
-	struct buf now;
-	size_t len;
+	size_t len, k = 0;
 	const char *was = maildir_uidlist_rec_ext(rec, MBOX_EXT_FLAGS, &len);
-	bool differ;
 
 	if (was == NULL)
 		return true;
-	buf_init(&now, BUF_NO_LIMIT);
-	mbox_letters(mbox_file_info(rec->file), &now);
-	differ = now.len != len || (len > 0 && memcmp(now.data, was, len) != 0);
-	buf_free(&now);
-	return differ;
+	for (const char *info = mbox_file_info(rec->file); *info != '\0'; info++) {
+		if (!mbox_is_letter(*info))
+			continue;
+		if (k == len || was[k] != *info)
+			return true;
+		k++;
+	}
+	return k != len;
 }
 
 void mbox_rec_set_modseq(struct maildir_uidlist_rec *rec, uint64_t modseq)
@@ -221,6 +230,17 @@ static int mbox_uidlist_sync(const char *maildir, struct maildir_uidlist *list,
 	bool changed = false;
 	int ret;
 
+	/* First without the lock: the uidlist is only ever replaced whole
+	 * (rename), so this reads one consistent version. When it holds a
+	 * record for every file, a file for every record and the flag
+	 * letters every record's modseq was given for, a sync under the lock
+	 * would find nothing to write and end with this same list. Anything
+	 * else (a new file, an expunge, a writer half-way) and it is done
+	 * again under the lock. Most syncs of a busy mailbox, and all of
+	 * them of one nobody changes, so never create a lock file. */
+	if (mbox_uidlist_refresh(maildir, list, &changed, error_r) == 0 && !changed)
+		return 0;
+	changed = false;
 	if (maildir_uidlist_lock(maildir, &mbox_lock_set, &lock, error_r) < 0)
 		return -1;
 	ret = mbox_uidlist_refresh(maildir, list, &changed, error_r);
@@ -313,13 +333,182 @@ static void mbox_msg_free(struct mbox_msg *msg)
 	msg->file = NULL;
 }
 
+/* ---- views shared between sessions ----
+ *
+ * Every session keeps a view of its selected folder; with many sessions
+ * on one mailbox (IDLE on INBOX from several devices, or thousands of
+ * idle clients) the copies would cost most of a session's memory. After
+ * each sync a view whose messages equal the snapshot listed for its
+ * folder (same UIDVALIDITY, every field of every message) drops its own
+ * array and points at the snapshot's; otherwise its array becomes the
+ * listed snapshot (the one listed before lives on, unlisted, while views
+ * use it). A snapshot is never written: mbox_view_private() gives a view
+ * its own copy before anything changes it. The table is per process and
+ * under a mutex (views sync on worker threads); nothing on disk changes,
+ * so other processes and hosts see no difference. */
+
+struct mbox_snap {
+	struct mbox_snap *next;      /* in its bucket, while listed */
+	char *path;
+	bool readonly;               /* read-only views (recent from new/) apart */
+	uint32_t uidvalidity;
+	struct mbox_msg *msgs;
+	size_t count;
+	unsigned refs;
+	bool listed;
+};
+
+#define MBOX_SNAP_BUCKETS 1024
+
+static pthread_mutex_t mbox_snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mbox_snap *mbox_snap_table[MBOX_SNAP_BUCKETS];
+
+static struct mbox_snap **mbox_snap_bucket(const char *path)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *path != '\0'; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return &mbox_snap_table[h % MBOX_SNAP_BUCKETS];
+}
+
+static void mbox_snap_unlist(struct mbox_snap *snap)
+{
+	struct mbox_snap **p = mbox_snap_bucket(snap->path);
+
+	while (*p != snap)
+		p = &(*p)->next;
+	*p = snap->next;
+	snap->next = NULL;
+	snap->listed = false;
+}
+
+static void mbox_msgs_free(struct mbox_msg *msgs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		mbox_msg_free(&msgs[i]);
+	free(msgs);
+}
+
+static void mbox_snap_release(struct mbox_snap *snap)
+{
+	bool last;
+
+	pthread_mutex_lock(&mbox_snap_lock);
+	last = --snap->refs == 0;
+	if (last && snap->listed)
+		mbox_snap_unlist(snap);
+	pthread_mutex_unlock(&mbox_snap_lock);
+	if (!last)
+		return;
+	mbox_msgs_free(snap->msgs, snap->count);
+	free(snap->path);
+	free(snap);
+}
+
+void mbox_view_private(struct mbox *box)
+{
+	struct mbox_internal *in = box->internal;
+	struct mbox_snap *snap = in->snap;
+	struct mbox_msg *own;
+
+	if (snap == NULL)
+		return;
+	own = xreallocarray(NULL, box->count + 1, sizeof(*own));
+	for (size_t i = 0; i < box->count; i++) {
+		own[i] = snap->msgs[i];
+		own[i].file = xstrdup(snap->msgs[i].file);
+	}
+	box->msgs = own;
+	in->capacity = box->count + 1;
+	in->snap = NULL;
+	if (in->retired != NULL)
+		mbox_snap_release(in->retired);
+	in->retired = snap;
+}
+
+static void mbox_view_retired_free(struct mbox *box)
+{
+	if (box->internal->retired != NULL)
+		mbox_snap_release(box->internal->retired);
+	box->internal->retired = NULL;
+}
+
+static bool mbox_msgs_equal(const struct mbox_msg *a, const struct mbox_msg *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].uid != b[i].uid || a[i].flags != b[i].flags ||
+		    a[i].keywords != b[i].keywords || a[i].recent != b[i].recent ||
+		    a[i].expunged != b[i].expunged || a[i].modseq != b[i].modseq ||
+		    a[i].size != b[i].size || a[i].vsize != b[i].vsize ||
+		    a[i].internaldate != b[i].internaldate || strcmp(a[i].file, b[i].file) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Join the listed snapshot, or list this view's array. */
+static void mbox_view_share(struct mbox *box)
+{
+	struct mbox_internal *in = box->internal;
+	struct mbox_snap **bucket, *snap, *joined = NULL;
+	struct mbox_msg *drop = NULL;
+
+	if (in->snap != NULL || box->count == 0)
+		return;
+	pthread_mutex_lock(&mbox_snap_lock);
+	bucket = mbox_snap_bucket(box->path);
+	for (snap = *bucket; snap != NULL; snap = snap->next) {
+		if (snap->readonly == box->readonly && strcmp(snap->path, box->path) == 0)
+			break;
+	}
+	if (snap != NULL && snap->uidvalidity == box->uidvalidity &&
+	    snap->count == box->count && mbox_msgs_equal(snap->msgs, box->msgs, box->count)) {
+		snap->refs++;
+		drop = box->msgs;
+		joined = snap;
+	} else {
+		if (snap != NULL)
+			mbox_snap_unlist(snap);
+		joined = xcalloc(1, sizeof(*joined));
+		joined->path = xstrdup(box->path);
+		joined->readonly = box->readonly;
+		joined->uidvalidity = box->uidvalidity;
+		/* no slack in an array nobody appends to */
+		joined->msgs = xreallocarray(box->msgs, box->count, sizeof(*box->msgs));
+		joined->count = box->count;
+		joined->refs = 1;
+		joined->listed = true;
+		joined->next = *bucket;
+		*bucket = joined;
+	}
+	pthread_mutex_unlock(&mbox_snap_lock);
+	if (drop != NULL)
+		mbox_msgs_free(drop, box->count);
+	box->msgs = joined->msgs;
+	in->snap = joined;
+	in->capacity = 0;
+}
+
+void mbox_msg_set_vsize(struct mbox *box, size_t i, uint64_t vsize)
+{
+	if (i >= box->count || box->msgs[i].vsize == vsize)
+		return;
+	mbox_view_private(box);
+	box->msgs[i].vsize = vsize;
+}
+
 static struct mbox_msg *mbox_view_append(struct mbox *box)
 {
 	struct mbox_internal *in = box->internal;
 	struct mbox_msg *msg;
 
+	mbox_view_private(box);
 	if (box->count == in->capacity) {
-		in->capacity = in->capacity == 0 ? 64 : in->capacity * 2;
+		/* An eighth more each time (still amortised linear): every
+		 * session holds its own view, so doubling's idle half of a
+		 * large mailbox would cost each of them. */
+		in->capacity += in->capacity / 8 > 16 ? in->capacity / 8 : 16;
 		box->msgs = xreallocarray(box->msgs, in->capacity, sizeof(*box->msgs));
 	}
 	msg = &box->msgs[box->count++];
@@ -412,7 +601,13 @@ static void mbox_u32_push(uint32_t **v, size_t *count, uint32_t x)
 static void mbox_view_flush(struct mbox *box, struct mbox_changes *ch)
 {
 	size_t kept = 0, removed = 0;
+	bool any = false;
 
+	for (size_t i = 0; i < box->count && !any; i++)
+		any = box->msgs[i].expunged;
+	if (!any)
+		return;
+	mbox_view_private(box);
 	for (size_t i = 0; i < box->count; i++) {
 		if (box->msgs[i].expunged) {
 			if (ch != NULL)
@@ -607,6 +802,7 @@ int mbox_sync(struct mbox *box, bool expunge_ok, struct mbox_changes *ch,
 			racy = true;
 	}
 	if (!same) {
+		mbox_view_private(box);
 		if (mbox_sync_full(box, ch, error_r) < 0) {
 			in->stamps_valid = false;
 			if (ch != NULL)
@@ -624,6 +820,8 @@ int mbox_sync(struct mbox *box, bool expunge_ok, struct mbox_changes *ch,
 		mbox_view_flush(box, ch);
 	if (ch != NULL)
 		mbox_changes_to_seqs(box, ch);
+	mbox_view_share(box);
+	mbox_view_retired_free(box);
 	return 0;
 }
 
@@ -686,9 +884,12 @@ void mbox_close(struct mbox **boxp)
 	if (box == NULL)
 		return;
 	*boxp = NULL;
-	for (size_t i = 0; i < box->count; i++)
-		mbox_msg_free(&box->msgs[i]);
-	free(box->msgs);
+	if (box->internal != NULL && box->internal->snap != NULL)
+		mbox_snap_release(box->internal->snap);
+	else
+		mbox_msgs_free(box->msgs, box->count);
+	if (box->internal != NULL)
+		mbox_view_retired_free(box);
 	maildir_keywords_free(&box->keywords);
 	free(box->internal);
 	free(box->name);

@@ -110,7 +110,8 @@ struct mbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highest_modseq;
-	/* Ascending by UID: msgs[i] has sequence number i + 1. */
+	/* Ascending by UID: msgs[i] has sequence number i + 1. Read-only
+	 * outside mbs/mailbox*.c (it may be shared by several views). */
 	struct mbox_msg *msgs;
 	size_t count;
 	struct maildir_keywords keywords;
@@ -139,8 +140,9 @@ int mbox_open(struct mbox_user *u, const char *name, bool readonly,
 	      struct mbox **box_r, const char **error_r);
 void mbox_close(struct mbox **box);
 
-/* Bring the view up to date with the disk (uidlist sync under its
- * dotlock, new/ -> cur/ for a read-write view, setting recent). When
+/* Bring the view up to date with the disk (uidlist sync, under its
+ * dotlock when the uidlist must change; new/ -> cur/ for a read-write
+ * view, setting recent). When
  * `expunge_ok` is false (during FETCH, STORE, SEARCH: RFC 3501 7.4.1)
  * vanished messages stay in the view with `expunged` set and are reported
  * by a later sync. ch may be NULL. */
@@ -169,6 +171,10 @@ int mbox_status(struct mbox_user *u, const char *name, struct mbox_status *st_r,
 int mbox_msg_read(struct mbox *box, size_t i, struct buf *out, const char **error_r);
 /* The same as an open file descriptor (for large bodies and POP3 RETR). */
 int mbox_msg_open(struct mbox *box, size_t i, int *fd_r, const char **error_r);
+/* Record msgs[i].vsize once counted from the text. box->msgs may be
+ * shared with other sessions' views of the folder (read-only): set it
+ * only through this. */
+void mbox_msg_set_vsize(struct mbox *box, size_t i, uint64_t vsize);
 
 enum mbox_store_mode {
 	MBOX_STORE_REPLACE,

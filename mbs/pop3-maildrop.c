@@ -37,7 +37,7 @@ static int pop3_msg_size(struct mbox *box, size_t i, uint64_t *size_r, const cha
 		*error_r = "cannot read a message";
 		return -1;
 	}
-	box->msgs[i].vsize = size;
+	mbox_msg_set_vsize(box, i, size);
 	*size_r = size;
 	return 1;
 }

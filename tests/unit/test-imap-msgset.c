@@ -86,12 +86,41 @@ static void test_uids(void)
 	check_resolved(box, "100:*", true, "5");
 	check_resolved(box, "41", true, "");
 	check_resolved(box, "40,3,12", true, "0,4,5");
+	/* Overlapping and touching ranges name each message once. */
+	check_resolved(box, "1:10,4:11,39:41,12", true, "0,1,2,3,4,5");
+	check_resolved(box, "12:11,5:3,40:*", true, "0,1,3,4,5");
 	check_resolved(box, "x", true, "ERR Invalid sequence set");
 	check_resolved(empty, "1:*", true, "");
 	check_resolved(empty, "*", true, "");
 	check_resolved(empty, "1", false, "ERR No messages in the mailbox");
 	view_free(box);
 	view_free(empty);
+}
+
+/* A large view with gaps: every range is found by search, and a set
+ * covering all of it gives every index once, in order. */
+static void test_uids_large(void)
+{
+	enum { N = 100000 };
+	uint32_t *uids = xreallocarray(NULL, N, sizeof(*uids));
+	const char *error;
+	size_t *idx, n;
+	struct mbox *box;
+	bool ordered = true;
+
+	for (size_t i = 0; i < N; i++)
+		uids[i] = (uint32_t)(2 * i + 2);
+	box = view(uids, N);
+	CHECK_INT(imap_msgset_resolve(box, "1:*", true, &idx, &n, &error), 0);
+	CHECK_INT(n, N);
+	for (size_t i = 0; i < n; i++)
+		ordered = ordered && idx[i] == i;
+	CHECK(ordered);
+	free(idx);
+	check_resolved(box, "3:7,199999:200001", true, "1,2,99999");
+	check_resolved(box, "1,3,5", true, "");
+	free(uids);
+	view_free(box);
 }
 
 static void test_find_uid(void)
@@ -132,6 +161,7 @@ int main(void)
 {
 	test_run("msgset sequence numbers", test_sequence_numbers);
 	test_run("msgset UIDs", test_uids);
+	test_run("msgset UIDs in a large view with gaps", test_uids_large);
 	test_run("msgset find by UID", test_find_uid);
 	test_run("msgset uid-set format", test_uids_format);
 	return test_done();

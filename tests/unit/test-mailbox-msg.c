@@ -449,6 +449,57 @@ static void test_quota_refusal(void)
 	test_user_free(u);
 }
 
+/* Views of one folder in one process share their message array while
+ * they hold the same messages; a change reaches only the view that made
+ * it until the others sync, and closing in any order leaves the rest
+ * readable. */
+static void test_shared_views(void)
+{
+	struct mbox_user *u = test_user("shared");
+	struct mbox *a = test_box(u, 3), *b = NULL, *c = NULL, *ro = NULL;
+	struct mbox_changes ch;
+	struct buf out;
+	const char *error;
+	size_t idx[1] = { 1 };
+
+	/* a took the new messages as \Recent: its view differs */
+	CHECK_INT(mbox_open(u, "INBOX", false, &b, &error), 1);
+	CHECK_INT(mbox_open(u, "INBOX", false, &c, &error), 1);
+	CHECK_INT(mbox_open(u, "INBOX", true, &ro, &error), 1);
+	CHECK(b->msgs == c->msgs);
+	CHECK(a->msgs != b->msgs);
+	CHECK(ro->msgs != b->msgs);
+	CHECK(a->msgs[0].recent && !b->msgs[0].recent);
+
+	/* STORE through b: c keeps what it showed until it syncs */
+	CHECK_INT(mbox_store(b, idx, 1, MBOX_STORE_ADD, IMAP_FLAG_FLAGGED, NULL, 0, &error), 1);
+	CHECK(b->msgs != c->msgs);
+	CHECK((b->msgs[1].flags & IMAP_FLAG_FLAGGED) != 0);
+	CHECK((c->msgs[1].flags & IMAP_FLAG_FLAGGED) == 0);
+	CHECK_INT(mbox_sync(c, true, &ch, &error), 0);
+	CHECK_INT(ch.flag_changed_count, 1);
+	mbox_changes_free(&ch);
+	CHECK((c->msgs[1].flags & IMAP_FLAG_FLAGGED) != 0);
+	CHECK_INT(mbox_sync(b, true, NULL, &error), 0);
+	CHECK(b->msgs == c->msgs);
+
+	/* reading from a shared view; then the others go, c still reads */
+	buf_init(&out, BUF_NO_LIMIT);
+	CHECK_INT(mbox_msg_read(c, 2, &out, &error), 1);
+	CHECK(strstr(buf_cstr(&out), "body 3") != NULL);
+	mbox_close(&b);
+	mbox_close(&a);
+	buf_reset(&out);
+	CHECK_INT(mbox_msg_read(c, 0, &out, &error), 1);
+	CHECK(strstr(buf_cstr(&out), "body 1") != NULL);
+	CHECK_INT(mbox_sync(c, true, NULL, &error), 0);
+	CHECK_INT(c->count, 3);
+	buf_free(&out);
+	mbox_close(&c);
+	mbox_close(&ro);
+	test_user_free(u);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
@@ -462,5 +513,6 @@ int main(void)
 	test_run("vsize of a file named without ,W=", test_vsize_unknown);
 	test_run("copy: UIDs, flags, keywords by name, vanished source", test_copy);
 	test_run("quota: APPEND and COPY refused with [OVERQUOTA]", test_quota_refusal);
+	test_run("views of one folder share their messages until one changes", test_shared_views);
 	return test_done();
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dotlock.h"
 #include "imap-args.h"
 #include "mailbox.h"
 #include "maildir-uidlist.h"
@@ -276,6 +277,39 @@ static void test_uidvalidity_lost(void)
 	test_user_free(u);
 }
 
+/* A sync that finds the uidlist complete reads it without taking its
+ * lock: with the lock held elsewhere (a long EXPUNGE, another host) an
+ * unchanged folder still opens and counts at once; what needs a UID
+ * waits for the lock. */
+static void test_sync_without_lock(void)
+{
+	static const struct dotlock_settings once = { 0, 0 };
+	struct mbox_user *u = test_user("nolock");
+	struct mbox *box, *other;
+	struct mbox_status st;
+	struct dotlock *lock;
+	const char *error;
+
+	free(test_deliver(u->root, "Subject: 1\n\n1\n"));
+	free(test_deliver(u->root, "Subject: 2\n\n2\n"));
+	CHECK_INT(mbox_open(u, "INBOX", false, &box, &error), 1);
+	CHECK_INT(maildir_uidlist_lock(u->root, &once, &lock, &error), 0);
+	CHECK_INT(mbox_open(u, "INBOX", false, &other, &error), 1);
+	CHECK_INT(other->count, 2);
+	CHECK_INT(other->msgs[1].uid, 2);
+	CHECK_INT(mbox_status(u, "INBOX", &st, &error), 1);
+	CHECK_INT(st.messages, 2);
+	CHECK_INT(st.uidnext, 3);
+	CHECK_INT(maildir_uidlist_unlock(&lock, &error), 0);
+	free(test_deliver(u->root, "Subject: 3\n\n3\n"));
+	CHECK_INT(mbox_sync(other, true, NULL, &error), 0);
+	CHECK_INT(other->count, 3);
+	CHECK_INT(other->msgs[2].uid, 3);
+	mbox_close(&other);
+	mbox_close(&box);
+	test_user_free(u);
+}
+
 int main(void)
 {
 	if (mkdtemp(test_dir) == NULL)
@@ -286,5 +320,6 @@ int main(void)
 	test_run("\\Recent goes to one read-write view only", test_recent_once);
 	test_run("sync skips the scan only on old, unchanged stamps", test_sync_stamps);
 	test_run("a rebuilt uidlist ends the view", test_uidvalidity_lost);
+	test_run("an unchanged folder syncs while its uidlist is locked", test_sync_without_lock);
 	return test_done();
 }
