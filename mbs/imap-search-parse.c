@@ -2,8 +2,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "imap-search-parse.h"
 #include "imap-utf7.h"
+#include "mime-charset.h"
 #include "xalloc.h"
 
 enum key_kind {
@@ -58,6 +60,7 @@ struct search_cursor {
 	const struct imap_arg *args;
 	size_t count, pos;
 	const char *error;
+	const char *charset;   /* CHARSET other than UTF-8 and US-ASCII, else NULL */
 };
 
 static void node_free(struct imap_search_node *node)
@@ -113,7 +116,8 @@ static const struct imap_arg *next_arg(struct search_cursor *cur, const char *mi
 	return &cur->args[cur->pos++];
 }
 
-/* An astring argument that must be UTF-8. */
+/* An astring argument: UTF-8, or text in the CHARSET given, which
+ * becomes UTF-8 here (bytes it does not have become U+FFFD). */
 static char *string_arg(struct search_cursor *cur)
 {
 	const struct imap_arg *arg = next_arg(cur, "Missing SEARCH string");
@@ -121,6 +125,18 @@ static char *string_arg(struct search_cursor *cur)
 
 	if (arg == NULL)
 		return NULL;
+	if (s != NULL && cur->charset != NULL) {
+		struct buf b;
+
+		buf_init(&b, BUF_NO_LIMIT);
+		if (mime_charset_to_utf8(cur->charset, s, arg->len, &b) < 0 ||
+		    buf_append_char(&b, '\0') < 0) {
+			buf_free(&b);
+			cur->error = "SEARCH string cannot be converted";
+			return NULL;
+		}
+		return buf_steal(&b);
+	}
 	if (s == NULL || imap_utf8_validate(s, arg->len) < 0) {
 		cur->error = s == NULL ? "SEARCH string expected" : "SEARCH string is not UTF-8";
 		return NULL;
@@ -287,7 +303,7 @@ static struct imap_search_node *parse_key(struct search_cursor *cur, size_t dept
 		return NULL;
 	}
 	if (arg->type == IMAP_ARG_LIST) {
-		struct search_cursor sub = { arg->list, arg->count, 0, NULL };
+		struct search_cursor sub = { arg->list, arg->count, 0, NULL, cur->charset };
 
 		node = parse_group(&sub, depth + 1);
 		cur->error = sub.error;
@@ -313,6 +329,23 @@ static struct imap_search_node *parse_key(struct search_cursor *cur, size_t dept
 	return NULL;
 }
 
+#define SEARCH_CHARSETS "UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252"
+
+/* The charsets mime_charset_to_utf8() converts with its own tables.
+ * Others would need iconv_open(), which may read gconv modules from disk:
+ * not on the loop thread, where SEARCH is parsed. */
+static bool search_charset_known(const char *charset)
+{
+	static const char *const tables[] = {
+		"ISO-8859-1", "LATIN1", "ISO-8859-15", "WINDOWS-1252", "CP1252",
+	};
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		if (strcasecmp(charset, tables[i]) == 0)
+			return true;
+	return false;
+}
+
 static int charset_parse(struct search_cursor *cur, struct imap_search_program *prog)
 {
 	const char *charset;
@@ -325,19 +358,25 @@ static int charset_parse(struct search_cursor *cur, struct imap_search_program *
 		cur->error = cur->error != NULL ? cur->error : "Invalid charset";
 		return -1;
 	}
-	if (strcasecmp(charset, "UTF-8") != 0 && strcasecmp(charset, "US-ASCII") != 0) {
+	prog->charset_given = true;
+	if (strcasecmp(charset, "UTF-8") == 0 || strcasecmp(charset, "US-ASCII") == 0)
+		return 0;
+	/* Other charsets are a MAY (RFC 3501 6.4.4); clients of the Latin-1
+	 * era still send them. Those with a table are taken and their
+	 * strings made UTF-8; BADCHARSET lists what is taken (RFC 3501 7.1). */
+	if (!search_charset_known(charset)) {
 		prog->badcharset = true;
-		cur->error = "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
+		cur->error = "[BADCHARSET (" SEARCH_CHARSETS ")] Unsupported charset";
 		return -1;
 	}
-	prog->charset_given = true;
+	cur->charset = charset;
 	return 0;
 }
 
 int imap_search_parse(const struct imap_arg *args, size_t count,
 		      struct imap_search_program *prog_r, const char **error_r)
 {
-	struct search_cursor cur = { args, count, 0, NULL };
+	struct search_cursor cur = { args, count, 0, NULL, NULL };
 
 	memset(prog_r, 0, sizeof(*prog_r));
 	if (count == 0)

@@ -57,14 +57,16 @@ struct imap_search_node {
 
 struct imap_search_program {
 	struct imap_search_node *root;    /* an AND of the top-level keys */
-	bool charset_given;               /* CHARSET UTF-8 or US-ASCII */
+	bool charset_given;               /* a CHARSET came first */
 	/* Set with -1: the charset is unknown; reply NO with error_r (it
-	 * carries [BADCHARSET (UTF-8 US-ASCII)]), not BAD. */
+	 * carries [BADCHARSET (<those taken>)]), not BAD. */
 	bool badcharset;
 };
 
 /* The arguments after SEARCH (after UID SEARCH alike). String arguments
- * must be UTF-8 whatever the charset (US-ASCII is a subset). */
+ * must be UTF-8 without CHARSET or with CHARSET UTF-8 or US-ASCII (a
+ * subset); with CHARSET ISO-8859-1, ISO-8859-15 or Windows-1252 they are
+ * converted to UTF-8 for the matcher. */
 int imap_search_parse(const struct imap_arg *args, size_t count,
 		      struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_free(struct imap_search_program *prog);

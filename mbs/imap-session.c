@@ -146,6 +146,11 @@ void imap_client_tagged_now(struct imap_client *c, const char *status, const cha
 {
 	struct buf b;
 
+	/* imap_max_bad_commands counts BADs in a row: a command that works
+	 * (OK or NO) starts it again, as in Dovecot, so a session of days
+	 * is not closed for the stray BADs it gathered on the way */
+	if (strcmp(status, "BAD") != 0)
+		c->bad_commands = 0;
 	if (!c->gone && c->cmd != NULL) {
 		buf_init(&b, BUF_NO_LIMIT);
 		buf_printf(&b, "%s %s %s\r\n", c->cmd->tag, status, text);

@@ -32,7 +32,7 @@ const struct cfg_def mbs_defs[] = {
 	  "close an authenticated IMAP session silent this long, IDLE included (RFC 3501 5.4: at least 30m)",
 	  1, 86400, NULL, NULL },
 	{ "imap_max_bad_commands", CFG_INT, "20",
-	  "BAD replies in one session before BYE and close", 1, 10000, NULL, NULL },
+	  "BAD replies in a row before BYE and close (an OK or NO starts the count again)", 1, 10000, NULL, NULL },
 	{ "imap_max_line", CFG_SIZE, "64k",
 	  "longest IMAP command line; longer ones get BAD and are dropped", 1024, 1024 * 1024, NULL, NULL },
 	{ "imap_max_literal", CFG_SIZE, "64k",

@@ -1,4 +1,4 @@
-/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c mbs/imap-list.c mbs/imap-id.c lib/linereader.c lib/buf.c lib/xalloc.c lib/log.c */
+/* fuzz-deps: mbs/imap-parser.c mbs/imap-utf7.c mbs/imap-seqset.c mbs/imap-args.c mbs/imap-fetch-parse.c mbs/imap-search-parse.c mbs/imap-list.c mbs/imap-id.c lib/mime-charset.c lib/linereader.c lib/buf.c lib/xalloc.c lib/log.c */
 /* libFuzzer target for the IMAP command parser, driven as a session
  * drives it: byte 0 splits the rest into feeds, byte 1 picks the limits
  * and options, the rest is the client's stream. Announced literals are

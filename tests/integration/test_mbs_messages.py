@@ -554,8 +554,13 @@ class Search(MbsCase):
         untagged = self.raw.ok(b"SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\nCAF\xc3\x89"
                                % len("CAF\u00c9".encode()))
         self.assertEqual(search_result(untagged), [4])
+        # another charset: the strings are converted (é is E9 in Latin-1)
+        for cs in ("ISO-8859-1", "windows-1252"):
+            untagged = self.raw.ok(b"SEARCH CHARSET %s BODY {4+}\r\ncaf\xe9" % cs.encode())
+            self.assertEqual(search_result(untagged), [4], cs)
         untagged, tagged = self.raw.cmd("SEARCH CHARSET KOI8-R SUBJECT lunch")
-        self.assertTrue(tagged.startswith(b"NO [BADCHARSET"), tagged)
+        self.assertTrue(tagged.startswith(b"NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1 "
+                                          b"ISO-8859-15 WINDOWS-1252)]"), tagged)
         self.assertIsNone(search_result(untagged))
         # imaplib's interface
         imap = self.login()

@@ -98,14 +98,31 @@ static void test_search_keys(void)
 	check_search(S("((ALL))"), "AND(AND(AND(ALL)))");
 	check_search(S("CHARSET UTF-8 SUBJECT {5+}\r\ncaf\xc3\xa9"), "charset AND(HDR(SUBJECT:caf\xc3\xa9))");
 	check_search(S("charset us-ascii ALL"), "charset AND(ALL)");
+	/* other charsets: the strings become UTF-8, in groups too */
+	check_search(S("CHARSET ISO-8859-1 SUBJECT {4+}\r\ncaf\xe9"),
+		     "charset AND(HDR(SUBJECT:caf\xc3\xa9))");
+	check_search(S("CHARSET windows-1252 (BODY {3+}\r\n\x80 5 OR TEXT x FROM {1+}\r\n\xe9)"),
+		     "charset AND(AND(BODY(\xe2\x82\xac 5) OR(TEXT(x) HDR(FROM:\xc3\xa9))))");
+	check_search(S("CHARSET latin1 SUBJECT {2+}\r\n\xe9\xff"),
+		     "charset AND(HDR(SUBJECT:\xc3\xa9\xc3\xbf))");
+	check_search(S("CHARSET ISO-8859-15 SUBJECT {1+}\r\n\xa4"),
+		     "charset AND(HDR(SUBJECT:\xe2\x82\xac))");
+	check_search(S("CHARSET ISO-8859-1 ALL"), "charset AND(ALL)");
 	check_search(S("SUBJECT NIL"), "AND(HDR(SUBJECT:NIL))");
 }
 
 static void test_search_bad(void)
 {
 	check_search("a SEARCH\r\n", "BAD Missing SEARCH criteria");
-	check_search(S("CHARSET ISO-8859-1 ALL"),
-		     "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	check_search(S("CHARSET X-NO-SUCH-CHARSET ALL"),
+		     "NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)] "
+		     "Unsupported charset");
+	check_search(S("CHARSET KOI8-R ALL"),
+		     "NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)] "
+		     "Unsupported charset");
+	check_search(S("CHARSET \"\" ALL"),
+		     "NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)] "
+		     "Unsupported charset");
 	check_search(S("CHARSET"), "BAD Missing charset");
 	check_search(S("CHARSET UTF-8"), "BAD Empty SEARCH criteria");
 	check_search(S("BOGUS"), "BAD Unknown SEARCH key");
