@@ -225,8 +225,10 @@ static void pop3_retr_fill_work(void *ctx)
 			r->eof = true;
 			break;
 		}
-		if (r->file_left >= 0)
-			r->file_left -= got;
+		if (r->file_left >= 0 && (r->file_left -= got) == 0) {
+			r->eof = true;   /* no read that returns 0, no extra job */
+			break;
+		}
 	}
 	if (r->eof) {
 		if (r->mode != POP3_RETR_RAW)
