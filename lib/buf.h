@@ -22,6 +22,11 @@ void buf_free(struct buf *b);
 /* Empty the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 
+/* Make room for extra more bytes (and the trailing NUL) now, so that
+ * appending that much later does not grow the buffer step by step. 0 on
+ * success, -1 when the limit would be passed (buffer unchanged). */
+int buf_reserve(struct buf *b, size_t extra);
+
 /* 0 on success, -1 when the limit would be passed (buffer unchanged). */
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);

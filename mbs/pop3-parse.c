@@ -126,6 +126,7 @@ static void pop3_stuff_eol(struct pop3_stuff *st)
 
 bool pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len, struct buf *out)
 {
+	const char *lf, *cr;
 	size_t i = 0, span;
 
 	while (i < len && !st->done) {
@@ -154,8 +155,11 @@ bool pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len, struct
 		}
 		st->prev_cr = false;
 		/* The plain bytes up to the next CR or LF go in one piece. */
-		for (span = i + 1; span < len && data[span] != '\n' && data[span] != '\r'; span++)
-			;
+		lf = memchr(data + i + 1, '\n', len - i - 1);
+		span = lf != NULL ? (size_t)(lf - data) : len;
+		cr = memchr(data + i + 1, '\r', span - i - 1);
+		if (cr != NULL)
+			span = (size_t)(cr - data);
 		buf_append(out, data + i, span - i);
 		i = span;
 	}
@@ -177,14 +181,17 @@ void pop3_stuff_end(struct pop3_stuff *st, struct buf *out)
 
 uint64_t pop3_crlf_size(const char *data, size_t len, bool *prev_cr)
 {
+	const char *p = data, *end = data + len, *lf;
 	uint64_t size = len;
-	bool cr = *prev_cr;
 
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && !cr)
+	/* From LF to LF with memchr: a byte loop here was a tenth of a
+	 * POP3 login's time on a Maildir without ,W= sizes. */
+	while (p < end && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (!(lf == data ? *prev_cr : lf[-1] == '\r'))
 			size++;
-		cr = data[i] == '\r';
+		p = lf + 1;
 	}
-	*prev_cr = cr;
+	if (len > 0)
+		*prev_cr = data[len - 1] == '\r';
 	return size;
 }

@@ -663,6 +663,84 @@ class TestTransaction(Pop3Case):
         self.assertEqual(p.retr(2)[1][0], b"Subject: b")
         p.quit()
 
+    def test_unreadable_message_errs_before_the_reply(self):
+        # The file opens but cannot be read (a directory took its name):
+        # nothing of the reply has gone out, so the client gets an error
+        # instead of a cut connection, and the session goes on.
+        deliver(env().authd.mail_root, USER, "Subject: a\n\nx\n")
+        r = raw_login()
+        (name,) = message_files()
+        sub = "cur" if os.path.exists(os.path.join(maildir(), "cur", name)) else "new"
+        os.unlink(os.path.join(maildir(), sub, name))
+        os.mkdir(os.path.join(maildir(), sub, name))
+        self.assertEqual(r.cmd("RETR 1"), "-ERR [SYS/TEMP] Couldn't read message 1.")
+        self.assertEqual(r.cmd("TOP 1 0"), "-ERR [SYS/TEMP] Couldn't read message 1.")
+        self.assertEqual(r.cmd("NOOP"), "+OK")
+        self.assertEqual(r.cmd("LIST 1"), "+OK 1 17")
+        self.assertEqual(r.cmd("QUIT"), "+OK Logging out.")
+        r.close()
+
+    @staticmethod
+    def stuffed(data, body_lines=None):
+        """What RETR (or TOP with body_lines) sends for data: CRLF line
+        ends, dot-stuffed, the last line ended, then "."."""
+        out, in_body, left = [], False, body_lines
+        parts = data.split(b"\n")
+        if parts[-1] == b"":
+            parts.pop()
+        for line in parts:
+            if in_body and left is not None:
+                if left == 0:
+                    break
+                left -= 1
+            line = line[:-1] if line.endswith(b"\r") else line
+            if not in_body and line == b"":
+                in_body = True
+            out.append((b"." + line if line.startswith(b".") else line) + b"\r\n")
+        return b"".join(out) + b".\r\n"
+
+    def test_retr_and_top_across_read_boundaries(self):
+        # The file is read 64 KiB at a time and sent in chunks of about
+        # 128 KiB: a CRLF split between two reads, a dot at the start of
+        # a read, LF and CRLF lines mixed, TOP ending deep in the file.
+        rnd = __import__("random").Random(1939)
+        data = bytearray(b"Subject: chunks\r\n\n")
+
+        def pad_to(offset, ending):
+            # a line whose content ends exactly at offset, then ending
+            data.extend(b"y" * (offset - len(data)) + ending)
+
+        def lines_until(limit):
+            while len(data) < limit - 200:
+                text = bytes(rnd.choice(b"abc .") for _ in range(rnd.randrange(0, 90)))
+                data.extend(text + rnd.choice((b"\n", b"\r\n")))
+
+        lines_until(65536)
+        pad_to(65535, b"\r\n")              # CR last in a read, LF first in the next
+        lines_until(131072)
+        pad_to(131071, b"\n")                # the next read begins with "."
+        data.extend(b".dot at a read boundary\n")
+        lines_until(196608)
+        pad_to(196607, b"\r")                # a bare CR, then the next line's LF
+        data.extend(b"\n..two dots\n")
+        lines_until(400000)
+        data.extend(b"no line end at the end")
+        data = bytes(data)
+        deliver(env().authd.mail_root, USER, data)
+        want = self.stuffed(data)
+        r = raw_login()
+        octets = len(data) + data.count(b"\n") - data.count(b"\r\n")
+        self.assertEqual(r.cmd("LIST 1"), f"+OK 1 {octets}")
+        self.assertEqual(r.cmd("RETR 1"), f"+OK {octets} octets")
+        self.assertEqual(r.read_exact(len(want)), want)
+        body_lines = data.split(b"\n\n", 1)[1].count(b"\n")
+        for n in (0, 1, 800, 2000, body_lines - 1, body_lines + 5):
+            top = self.stuffed(data, n)
+            self.assertEqual(r.cmd(f"TOP 1 {n}"), "+OK")
+            self.assertEqual(r.read_exact(len(top)), top, f"TOP 1 {n}")
+        self.assertEqual(r.cmd("NOOP"), "+OK")
+        r.close()
+
     def test_noop_quit_malformed(self):
         r = raw_login()
         self.assertTrue(r.cmd("QUIT now").startswith("-ERR"))
