@@ -38,9 +38,13 @@ def port_free(port):
 
 
 def pick_port_base():
+    """A base whose every quickstart port is free and below the kernel's
+    ephemeral range (where any outgoing connection may take a port)."""
+    top = mrtest.ephemeral_low() - 3400
     for _ in range(50):
-        base = random.randrange(20000, 50000)
-        if all(port_free(base + off) for off in (24, 25, 143, 389, 465, 587, 993, 3306)):
+        base = random.randrange(20000, max(top, 20001))
+        if all(port_free(base + off)
+               for off in (24, 25, 110, 143, 389, 465, 587, 993, 995, 3306)):
             return base
     raise RuntimeError("no free port base")
 

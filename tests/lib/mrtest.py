@@ -22,7 +22,8 @@ def make_cert(cn, cert, key, days=2):
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
-def _ephemeral_low():
+def ephemeral_low():
+    """The lowest port the kernel hands out to outgoing connections."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             return int(f.read().split()[0])
@@ -35,7 +36,7 @@ def free_port(host="127.0.0.1"):
     kernel's ephemeral range: a port the kernel hands out to outgoing
     connections could be taken by any client before the daemon binds it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    high = min(_ephemeral_low(), 65536) - 1
+    high = min(ephemeral_low(), 65536) - 1
     for _ in range(50):
         port = random.randint(20000, high) if high > 20000 else 0
         with socket.socket(family, socket.SOCK_STREAM) as s:
