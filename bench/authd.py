@@ -38,7 +38,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "bench"))
 import services  # noqa: E402  (a private MariaDB)
-from benchlib import (BenchError, children_of, comm, dovecot_version,  # noqa: E402
+from benchlib import (Started, BenchError, children_of, comm, dovecot_version,  # noqa: E402
                       end_group, machine, pct, proc_mem, tail, wait_for)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
@@ -142,7 +142,7 @@ class DataSet:
 
 # ------------------------------------------------------------- processes
 
-class Daemon:
+class Daemon(Started):
     """One daemon in its own process group and temp dir."""
 
     name = "daemon"
@@ -162,18 +162,6 @@ class Daemon:
         end_group(self.proc)
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 class Authd(Daemon):

@@ -25,6 +25,23 @@ STOP_TIMEOUT = 10.0
 DOVECOT_BIN = "/usr/sbin/dovecot"
 
 
+class Started:
+    """A with block around start() and stop(); stop() also runs when
+    start() fails half-way."""
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
 class BenchError(Exception):
     pass
 

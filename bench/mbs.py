@@ -40,7 +40,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
-from benchlib import (BUILD, BenchError, children_of, comm, dovecot_version,  # noqa: E402
+from benchlib import (Started, BUILD, BenchError, children_of, comm, dovecot_version,  # noqa: E402
                       drop_caches, end_group, free_port, kernel_kib, load_note, machine,
                       md_table, meminfo, port_open, pss_kib, ratio, raise_nofile, spawn,
                       tail, wait_for, write)
@@ -142,7 +142,7 @@ def proc_cpu(pid, with_children=False):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
+class Server(Started):
     """One system under test in its own dir with its own copy of the mail."""
 
     name = "?"
@@ -169,18 +169,6 @@ class Server:
 
     def cpu(self):
         raise NotImplementedError
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     def stop(self):
         for p in reversed(self.procs):

@@ -36,7 +36,7 @@ TOP = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, BENCH)
 import mrtest  # noqa: E402  (free_port, wait_port)
-from benchlib import (BenchError, children_of, end_group, machine,  # noqa: E402
+from benchlib import (Started, BenchError, children_of, end_group, machine,  # noqa: E402
                       port_open, proc_mem, pss_kib, running, tail, wait_for, write)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
@@ -76,7 +76,7 @@ def count_new(root):
     return total
 
 
-class Side:
+class Side(Started):
     """A system under test in its own dir below the run's temp dir."""
 
     name = "?"
@@ -99,18 +99,6 @@ class Side:
 
     def delivered(self):
         return count_new(self.vmail)
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 class Mailroom(Side):
