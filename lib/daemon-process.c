@@ -232,3 +232,16 @@ void daemon_ready(const char *error)
 	if (error == NULL)
 		daemon_null_stdio();
 }
+
+void daemon_hostname(const struct cfg *cfg, char *out, size_t size)
+{
+	const char *h = cfg_str(cfg, "hostname");
+
+	if (*h == '\0') {
+		if (gethostname(out, size - 1) < 0)
+			snprintf(out, size, "localhost");
+		out[size - 1] = '\0';
+		return;
+	}
+	snprintf(out, size, "%s", h);
+}

@@ -66,6 +66,9 @@ void daemon_set_context(struct daemon *d, void *ctx);
 void *daemon_context(const struct daemon *d);
 
 /* Process helpers (daemon-process.c). */
+/* The `hostname` key of cfg, or the host's own name when it is empty
+ * ("localhost" when that fails), NUL-terminated in out. */
+void daemon_hostname(const struct cfg *cfg, char *out, size_t size);
 
 /* Refuse when a live process holds path; else write our pid. */
 int daemon_pidfile_claim(const char *path, const char **error_r);

@@ -76,20 +76,6 @@ static const struct conn_service *const mbs_services[] = {
 	&pop3_service, &pop3s_service, &pop2_service,
 };
 
-static void mbs_hostname(struct mbs *m, const struct cfg *cfg)
-{
-	const char *h = cfg_str(cfg, "hostname");
-
-	if (*h == '\0') {
-		if (gethostname(m->hostname, sizeof(m->hostname) - 1) < 0)
-			strcpy(m->hostname, "localhost");
-		m->hostname[sizeof(m->hostname) - 1] = '\0';
-		return;
-	}
-	strncpy(m->hostname, h, sizeof(m->hostname) - 1);
-	m->hostname[sizeof(m->hostname) - 1] = '\0';
-}
-
 static int mbs_check(const struct cfg *cfg, const char **error_r)
 {
 	const char *h = cfg_str(cfg, "hostname");
@@ -140,7 +126,7 @@ static int mbs_started(struct daemon *d, const char **error_r)
 	setenv("UV_THREADPOOL_SIZE", threads, 0);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
-	mbs_hostname(m, cfg);
+	daemon_hostname(cfg, m->hostname, sizeof(m->hostname));
 	m->authd = authd_client_new(m->loop, &set);
 	mbs_notify_settings(cfg, &nset);
 	m->notify = mbs_notify_new(m->loop, &nset);
@@ -154,7 +140,7 @@ static void mbs_reloaded(struct daemon *d)
 	struct mbs *m = daemon_context(d);
 	struct mbs_notify_settings nset;
 
-	mbs_hostname(m, daemon_cfg(d));
+	daemon_hostname(daemon_cfg(d), m->hostname, sizeof(m->hostname));
 	/* new intervals apply now; the mode stays until a restart */
 	mbs_notify_settings(daemon_cfg(d), &nset);
 	mbs_notify_set(m->notify, &nset);

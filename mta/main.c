@@ -54,19 +54,6 @@ static const struct conn_service *const mta_services[] = {
 	&smtp_service_mx, &smtp_service_submission, &smtp_service_submissions, &smtp_service_lmtp,
 };
 
-static void mta_hostname(struct mta *m, const struct cfg *cfg)
-{
-	const char *h = cfg_str(cfg, "hostname");
-
-	if (*h == '\0') {
-		if (gethostname(m->hostname, sizeof(m->hostname) - 1) < 0)
-			strcpy(m->hostname, "localhost");
-		m->hostname[sizeof(m->hostname) - 1] = '\0';
-		return;
-	}
-	strncpy(m->hostname, h, sizeof(m->hostname) - 1);
-}
-
 static int mta_check(const struct cfg *cfg, const char **error_r)
 {
 	const char *h = cfg_str(cfg, "hostname");
@@ -95,7 +82,7 @@ static int mta_started(struct daemon *d, const char **error_r)
 
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
-	mta_hostname(m, cfg);
+	daemon_hostname(cfg, m->hostname, sizeof(m->hostname));
 	m->authd = authd_client_new(m->loop, &set);
 	m->queue = queue_new(m->loop, cfg, m->authd, error_r);
 	if (m->queue == NULL) {
@@ -112,7 +99,7 @@ static void mta_reloaded(struct daemon *d)
 {
 	struct mta *m = daemon_context(d);
 
-	mta_hostname(m, daemon_cfg(d));
+	daemon_hostname(daemon_cfg(d), m->hostname, sizeof(m->hostname));
 }
 
 static void mta_stopping(struct daemon *d)
