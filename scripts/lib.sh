@@ -12,7 +12,7 @@ MR_PACKAGES=(
 	libldap2-dev libmariadb-dev libcrypt-dev libargon2-dev
 	mariadb-server mariadb-client slapd ldap-utils
 	python3 swaks curl openssl procps iproute2
-	dovecot-core dovecot-imapd
+	dovecot-core dovecot-imapd dovecot-pop3d
 	postfix
 	whois
 	# bench/mta.py: postfix above is the reference MTA and ships /usr/sbin/smtp-source
