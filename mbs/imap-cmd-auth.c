@@ -135,6 +135,11 @@ static void imap_login_init_done(struct imap_client *c, void *ctx)
 	c->mbox_user = li->user;
 	free(li);
 	c->state = IMAP_ST_AUTH;
+	/* The daemon's session_timeout bounds a connection that never logs
+	 * in; a logged-in client may stay for days (the autologout timer,
+	 * imap_idle_timeout, still applies). */
+	conn_set_timeout(c->conn, CONN_TIMEOUT_SESSION,
+			 (unsigned)cfg_time(imap_client_cfg(c), "imap_session_timeout"));
 	log_info(conn_sid(c->conn), "imap-login: user=<%s> rip=%s method=%s tls=%s", c->user,
 		 imap_client_rip(c, ip), s->auth_mech, conn_is_tls(c->conn) ? "yes" : "no");
 	imap_auth_reset(c);

@@ -767,8 +767,9 @@ static void imap_on_tls(void *session, struct conn *conn)
 
 static void imap_on_timeout(struct conn *conn, enum conn_timeout which)
 {
-	(void)which;
-	conn_write_str(conn, "* BYE Autologout; idle for too long\r\n");
+	conn_write_str(conn, which == CONN_TIMEOUT_SESSION
+		       ? "* BYE Session time limit reached, please reconnect\r\n"
+		       : "* BYE Autologout; idle for too long\r\n");
 }
 
 static void imap_on_busy(struct conn *conn)

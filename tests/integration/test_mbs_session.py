@@ -1022,6 +1022,32 @@ class Timeouts(unittest.TestCase):
             mbs.stop()
             authd.stop()
 
+    def test_session_timeout_before_login_only(self):
+        """session_timeout ends a connection that never logs in; after login
+        imap_session_timeout (counted from the login) takes over."""
+        authd = Authd()
+        mbs = MbsDaemon(authd, name="mbs-session-timeout",
+                        extra="session_timeout = 2s\nimap_session_timeout = 5s\n")
+        try:
+            anon = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            logged = Raw(mbs.imaps_port, tls=True, mbs=mbs)
+            start = time.monotonic()
+            self.assertTrue(logged.login().startswith("L OK"))
+            logged.send("i IDLE\r\n")
+            self.assertEqual(logged.line(), "+ idling")
+            self.assertEqual(anon.line(), "* BYE Session time limit reached, please reconnect")
+            self.assertTrue(anon.closed())
+            # past the daemon's 2 s, the logged-in session still answers
+            time.sleep(max(0.0, 3.0 - (time.monotonic() - start)))
+            logged.send("DONE\r\n")
+            self.assertTrue(logged.until("i")[1].startswith("i OK"))
+            self.assertEqual(logged.line(), "* BYE Session time limit reached, please reconnect")
+            self.assertGreater(time.monotonic() - start, 4.5)
+            self.assertTrue(logged.closed())
+        finally:
+            mbs.stop()
+            authd.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
