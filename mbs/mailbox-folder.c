@@ -35,6 +35,10 @@ static const struct {
  * valid folder name, so nobody lists or opens them meanwhile. */
 #define MBOX_TRASH_PREFIX "..deleted."
 #define MBOX_CREATE_PREFIX "..creating."
+/* A DELETE or CREATE cut short by a crash leaves its directory behind;
+ * one this old is no longer in anybody's hands (another host may be
+ * working on a newer one) and is removed when the root is next read. */
+#define MBOX_LEFTOVER_AGE (60 * 60)
 
 char *mbox_folder_path(const struct mbox_user *u, const char *name, const char **error_r)
 {
@@ -86,16 +90,46 @@ static bool mbox_name_below(const char *name, const char *parent)
 	return strncmp(name, parent, len) == 0 && name[len] == '.';
 }
 
+static int mbox_remove_tree(const char *path, int depth, int64_t *bytes, int64_t *count);
+
+static bool mbox_is_leftover(const char *name, const struct stat *st)
+{
+	return (strncmp(name, MBOX_TRASH_PREFIX, strlen(MBOX_TRASH_PREFIX)) == 0 ||
+		strncmp(name, MBOX_CREATE_PREFIX, strlen(MBOX_CREATE_PREFIX)) == 0) &&
+	       S_ISDIR(st->st_mode) && st->st_mtime + MBOX_LEFTOVER_AGE < time(NULL);
+}
+
+/* Remove leftovers found by mbox_folder_dirs; messages still in them
+ * leave the quota (the DELETE that was cut short never got that far). */
+static void mbox_sweep_leftovers(const char *root, struct mbox_names *left)
+{
+	int64_t bytes = 0, count = 0;
+	const char *error;
+
+	for (size_t i = 0; i < left->count; i++) {
+		char *path = xasprintf("%s/%s", root, left->v[i]);
+
+		if (mbox_remove_tree(path, 0, &bytes, &count) == 0)
+			(void)rmdir(path);
+		free(path);
+	}
+	if (count > 0)
+		(void)maildir_quota_update(root, -bytes, -count, &error);
+}
+
 /* The folder directories under root (not INBOX). *noselect_r (may be
- * NULL) gets, per name, whether the directory lacks cur/. */
+ * NULL) gets, per name, whether the directory lacks cur/. Leftovers of a
+ * crashed DELETE or CREATE seen on the way are swept. */
 static int mbox_folder_dirs(const char *root, struct mbox_names *n, bool **noselect_r,
 			    const char **error_r)
 {
 	DIR *dir = opendir(root);
 	struct dirent *d;
 	bool *noselect = NULL;
+	struct mbox_names left;
 
 	memset(n, 0, sizeof(*n));
+	memset(&left, 0, sizeof(left));
 	if (dir == NULL) {
 		if (errno == ENOENT) {
 			if (noselect_r != NULL)
@@ -110,6 +144,13 @@ static int mbox_folder_dirs(const char *root, struct mbox_names *n, bool **nosel
 		struct stat st;
 		char *path;
 
+		if (d->d_name[0] == '.' && d->d_name[1] == '.' && d->d_name[2] != '\0') {
+			path = xasprintf("%s/%s", root, d->d_name);
+			if (lstat(path, &st) == 0 && mbox_is_leftover(d->d_name, &st))
+				mbox_names_add(&left, d->d_name);
+			free(path);
+			continue;
+		}
 		if (d->d_name[0] != '.' || !mbox_name_valid(name) || strcmp(name, "INBOX") == 0)
 			continue;
 		path = xasprintf("%s/%s", root, d->d_name);
@@ -128,6 +169,8 @@ static int mbox_folder_dirs(const char *root, struct mbox_names *n, bool **nosel
 		free(path);
 	}
 	closedir(dir);
+	mbox_sweep_leftovers(root, &left);
+	mbox_names_free(&left);
 	if (noselect_r != NULL)
 		*noselect_r = noselect;
 	return 0;
