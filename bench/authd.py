@@ -38,7 +38,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "bench"))
 import services  # noqa: E402  (a private MariaDB)
-from benchlib import (Started, BenchError, children_of, comm, dovecot_version,  # noqa: E402
+from benchlib import (Started, bench_main, BenchError, children_of, comm, dovecot_version,  # noqa: E402
                       end_group, machine, pct, proc_mem, tail, wait_for)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
@@ -685,26 +685,8 @@ def report(args, mr, dc, why):
 
 def main():
     args = parse_args()
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        mr, dc, why = run(args, log)
-    except KeyboardInterrupt:
-        log("interrupted; everything started has been stopped")
-        return 130
-    except (BenchError, services.ServiceError) as e:
-        log(f"bench failed: {e}")
-        return 1
-    text = report(args, mr, dc, why)
-    print(text, end="")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    return 0
+    return bench_main(args, lambda log: run(args, log), lambda r: report(args, *r),
+                      (services.ServiceError,))
 
 
 if __name__ == "__main__":

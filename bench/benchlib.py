@@ -300,3 +300,29 @@ def load_note():
         return f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     except OSError:
         return ""
+
+
+def bench_main(args, measure, report, errors=()):
+    """A bench's main(): SIGTERM stops it as ^C does, measure(log) runs
+    the bench (everything it started is stopped on the way out), then
+    report(result) is printed and written to args.out. Exit status 0,
+    1 on BenchError (or one of errors), 130 when interrupted."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        result = measure(log)
+    except KeyboardInterrupt:
+        log("interrupted; everything started has been stopped")
+        return 130
+    except (BenchError,) + tuple(errors) as e:
+        log(f"bench failed: {e}")
+        return 1
+    text = report(result)
+    print(text, end="")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0

@@ -31,7 +31,6 @@ import pwd
 import random
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
-from benchlib import (Started, BUILD, BenchError, children_of, comm, dovecot_version,  # noqa: E402
+from benchlib import (Started, bench_main, BUILD, BenchError, children_of, comm, dovecot_version,  # noqa: E402
                       drop_caches, end_group, free_port, kernel_kib, load_note, machine,
                       md_table, meminfo, port_open, pss_kib, ratio, raise_nofile, spawn,
                       tail, wait_for, write)
@@ -949,26 +948,7 @@ def run(args, log):
 
 def main():
     args = parse_args()
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        res, why, nbytes = run(args, log)
-    except KeyboardInterrupt:
-        log("interrupted; everything started has been stopped")
-        return 130
-    except BenchError as e:
-        log(f"bench failed: {e}")
-        return 1
-    text_out = report(args, res, why, nbytes)
-    print(text_out, end="")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text_out)
-    return 0
+    return bench_main(args, lambda log: run(args, log), lambda r: report(args, *r))
 
 
 if __name__ == "__main__":

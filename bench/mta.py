@@ -36,7 +36,7 @@ TOP = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, BENCH)
 import mrtest  # noqa: E402  (free_port, wait_port)
-from benchlib import (Started, BenchError, children_of, end_group, machine,  # noqa: E402
+from benchlib import (Started, bench_main, BenchError, children_of, end_group, machine,  # noqa: E402
                       port_open, proc_mem, pss_kib, running, tail, wait_for, write)
 
 BUILD = os.environ.get("MR_BUILD", os.path.join(TOP, "build"))
@@ -475,26 +475,7 @@ def report(args, results):
 
 def main():
     args = parse_args()
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        results = run(args, log)
-    except KeyboardInterrupt:
-        log("interrupted; everything started has been stopped")
-        return 130
-    except BenchError as e:
-        log(f"bench failed: {e}")
-        return 1
-    text = report(args, results)
-    print(text, end="")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    return 0
+    return bench_main(args, lambda log: run(args, log), lambda r: report(args, r))
 
 
 if __name__ == "__main__":
