@@ -238,10 +238,11 @@ static void imap_job_done(uv_work_t *req, int status)
 	struct imap_session *s = imap_session_of(c);
 
 	(void)status;
-	s->jobs--;
-	c->working = s->jobs > 0;
+	/* Still counted while done runs: a write failing in it closes the
+	 * connection, and the client must outlive this callback. */
 	j->done(c, j->ctx);
 	free(j);
+	s->jobs--;
 	if (c->gone && s->jobs == 0)
 		imap_client_free(c);
 }
@@ -258,7 +259,6 @@ void imap_client_work(struct imap_client *c, void (*work)(void *ctx),
 	j->ctx = ctx;
 	j->req.data = j;
 	s->jobs++;
-	c->working = true;
 	if (uv_queue_work(c->mbs->loop, &j->req, imap_job_work, imap_job_done) != 0) {
 		/* cannot happen with a valid loop; run it here rather than lose it */
 		j->work(ctx);
@@ -280,7 +280,6 @@ void imap_client_when_writable(struct imap_client *c,
 	s->writable_fn = done;
 	s->writable_ctx = ctx;
 	s->jobs++;
-	c->working = true;
 }
 
 static void imap_writable_fire(struct imap_client *c)
@@ -291,9 +290,8 @@ static void imap_writable_fire(struct imap_client *c)
 	if (fn == NULL)
 		return;
 	s->writable_fn = NULL;
-	s->jobs--;
-	c->working = s->jobs > 0;
 	fn(c, s->writable_ctx);
+	s->jobs--;   /* after fn: see imap_job_done */
 }
 
 static void imap_on_writable(void *session, struct conn *conn)
@@ -301,8 +299,13 @@ static void imap_on_writable(void *session, struct conn *conn)
 	struct imap_session *s = session;
 
 	(void)conn;
-	if (s != NULL && !s->c->gone)
-		imap_writable_fire(s->c);
+	if (s != NULL && !s->c->gone) {
+		struct imap_client *c = s->c;
+
+		imap_writable_fire(c);
+		if (c->gone && s->jobs == 0)
+			imap_client_free(c);
+	}
 }
 
 /* ---------------------------------------------------------------- sync */
@@ -539,6 +542,11 @@ static void imap_dispatch(struct imap_client *c, struct imap_command *cmd)
 	s->in_dispatch = true;
 	def->run(c, cmd);
 	s->in_dispatch = false;
+	if (c->gone) {   /* closed while running: imap_on_close left it to us */
+		if (s->jobs == 0)
+			imap_client_free(c);
+		return;
+	}
 	/* still running (a worker, authd, IDLE): no next command meanwhile */
 	if (c->cmd != NULL && !c->gone && !conn_is_closing(c->conn) && s->line_fn == NULL)
 		conn_pause(c->conn);
@@ -821,7 +829,7 @@ static void imap_on_close(void *session, struct conn *conn)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	imap_writable_fire(c);   /* with c->gone: the waiting command cleans up */
-	if (s->jobs == 0)
+	if (s->jobs == 0 && !s->in_dispatch)
 		imap_client_free(c);
 }
 

@@ -72,7 +72,6 @@ struct imap_client {
 	/* the running command */
 	struct imap_command *cmd;
 	const struct imap_cmd_def *def;
-	bool working;                    /* a worker job is out */
 	bool gone;                       /* the connection closed meanwhile */
 	bool idling;
 	struct imap_parser *parser;

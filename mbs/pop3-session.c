@@ -141,9 +141,13 @@ static void pop3_job_done(uv_work_t *req, int status)
 
 	(void)status;
 	c->working = false;
+	/* a write failing in done closes the connection: pop3_on_close
+	 * leaves the client to us while in_job_done is set */
+	c->in_job_done = true;
 	job->done(c, job->ctx);
+	c->in_job_done = false;
 	free(job);
-	if (c->gone)
+	if (c->gone && !c->working)
 		pop3_client_free(c);
 }
 
@@ -425,7 +429,7 @@ void pop3_on_close(void *session, struct conn *conn)
 	pop3_auth_cancel(c);
 	if (c->retr != NULL)
 		pop3_retr_abort(c);
-	if (c->working) {
+	if (c->working || c->in_job_done) {
 		c->gone = true;   /* the job's callback frees it */
 		return;
 	}

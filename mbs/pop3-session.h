@@ -85,6 +85,7 @@ struct pop3_client {
 
 	bool shutdown;             /* the daemon stops: close once replied */
 	bool working;              /* a worker job is out */
+	bool in_job_done;          /* a job's done callback is running */
 	bool pending;              /* a command is running: input paused */
 	bool gone;                 /* the connection closed meanwhile */
 };
