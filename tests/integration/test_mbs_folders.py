@@ -324,8 +324,7 @@ class TestFolders(FolderBase):
         imap, raw = self.login()
         self.ok(raw, "CREATE Gr&APw-n")
         status, text, _ = raw.cmd("ENABLE UTF8=ACCEPT")
-        if status != "OK":
-            self.skipTest(f"ENABLE UTF8=ACCEPT: {status} {text}")
+        self.assertEqual(status, "OK", text)
         _, untagged = self.ok(raw, 'LIST "" Gr*')
         self.assertEqual(untagged, ['* LIST (\\HasNoChildren) "." "Gr\u00fcn"'.encode()])
         self.ok(raw, 'CREATE "Bl\u00e5"'.encode())

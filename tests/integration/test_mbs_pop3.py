@@ -21,6 +21,7 @@ import unittest
 
 import doveadm
 from mbstest import Authd, MbsDaemon, deliver, user_maildir
+from mrtest import LineClient
 from mtatest import MtaDaemon
 
 TIMEOUT = 10
@@ -109,30 +110,16 @@ def login():
     return p
 
 
-class Raw:
+class Raw(LineClient):
     """A line-level client on a raw socket (optionally TLS)."""
 
     def __init__(self, port, tls=False, daemon=None):
         self.daemon = daemon
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        if tls:
-            self.sock = ctx(daemon).wrap_socket(self.sock)
-        self.buf = b""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        super().__init__(ctx(daemon).wrap_socket(sock) if tls else sock)
 
     def starttls(self):
         self.sock = ctx(self.daemon).wrap_socket(self.sock)
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(f"closed; buffered {self.buf[-200:]!r}")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
 
     def cmd(self, text):
         self.send(text + "\r\n")

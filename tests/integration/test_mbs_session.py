@@ -15,6 +15,7 @@ import unittest
 import smtplib
 
 from mbstest import Authd, MbsDaemon, deliver, user_maildir
+from mrtest import LineClient
 from mtatest import MtaDaemon, wait_log
 
 TIMEOUT = 10
@@ -47,7 +48,7 @@ def env():
     return ENV
 
 
-class Raw:
+class Raw(LineClient):
     """IMAP by hand over a socket (plain, or TLS when tls=True)."""
 
     def __init__(self, port, tls=False, mbs=None):
@@ -55,21 +56,8 @@ class Raw:
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         if tls:
             sock = self.mbs.ssl_context().wrap_socket(sock)
-        self.sock = sock
-        self.buf = b""
+        super().__init__(sock)
         self.greeting = self.line()
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
 
     def cmd(self, tag, text):
         """Send `tag text`, return (untagged lines, tagged line)."""
@@ -101,6 +89,8 @@ class Raw:
                 if not data:
                     return True
                 self.buf += data
+        except socket.timeout:
+            return False   # still open after TIMEOUT
         except (ConnectionResetError, ssl.SSLError, OSError):
             return True
 

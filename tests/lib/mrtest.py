@@ -13,6 +13,27 @@ BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
 SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
 
 
+class LineClient:
+    """A protocol spoken by hand on a socket: CRLF lines in, bytes out.
+    Bytes read past a line stay in buf for the next read."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"closed; buffered {self.buf[-200:]!r}")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+
 def make_cert(cn, cert, key, days=2):
     """A self-signed RSA certificate for cn (also its subjectAltName)."""
     subprocess.run(
