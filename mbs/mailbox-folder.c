@@ -108,9 +108,16 @@ static void mbox_sweep_leftovers(const char *root, struct mbox_names *left)
 
 	for (size_t i = 0; i < left->count; i++) {
 		char *path = xasprintf("%s/%s", root, left->v[i]);
+		struct buf mine;
 
-		if (mbox_remove_tree(path, 0, &bytes, &count) == 0)
-			(void)rmdir(path);
+		/* claimed by a rename, so two sessions never sweep one tree */
+		buf_init(&mine, BUF_NO_LIMIT);
+		buf_printf(&mine, "%s/" MBOX_TRASH_PREFIX, root);
+		maildir_name_unique(&mine);
+		if (rename(path, buf_cstr(&mine)) == 0 &&
+		    mbox_remove_tree(buf_cstr(&mine), 0, &bytes, &count) == 0)
+			(void)rmdir(buf_cstr(&mine));
+		buf_free(&mine);
 		free(path);
 	}
 	if (count > 0)
@@ -576,9 +583,12 @@ static int mbox_remove_tree(const char *path, int depth, int64_t *bytes, int64_t
 			bool msg = parent != NULL && depth == 1 &&
 				   (strcmp(parent, "/cur") == 0 || strcmp(parent, "/new") == 0);
 
-			if (unlink(child) < 0 && errno != ENOENT)
-				ret = -1;
-			else if (msg) {
+			/* only what this call removed leaves the quota: another
+			 * process may be removing the same tree */
+			if (unlink(child) < 0) {
+				if (errno != ENOENT)
+					ret = -1;
+			} else if (msg) {
 				*bytes += st.st_size;
 				(*count)++;
 			}
