@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dotlock.h"
 
 static int daemon_ready_fd = -1;
 static char daemon_err[512];
@@ -237,11 +238,5 @@ void daemon_hostname(const struct cfg *cfg, char *out, size_t size)
 {
 	const char *h = cfg_str(cfg, "hostname");
 
-	if (*h == '\0') {
-		if (gethostname(out, size - 1) < 0)
-			snprintf(out, size, "localhost");
-		out[size - 1] = '\0';
-		return;
-	}
-	snprintf(out, size, "%s", h);
+	snprintf(out, size, "%s", *h != '\0' ? h : dotlock_hostname());
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "imap-args.h"
 #include "mailbox-private.h"
 #include "xalloc.h"
@@ -365,11 +366,7 @@ static struct mbox_snap *mbox_snap_table[MBOX_SNAP_BUCKETS];
 
 static struct mbox_snap **mbox_snap_bucket(const char *path)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *path != '\0'; path++)
-		h = (h ^ (unsigned char)*path) * 16777619u;
-	return &mbox_snap_table[h % MBOX_SNAP_BUCKETS];
+	return &mbox_snap_table[hash_str(path) % MBOX_SNAP_BUCKETS];
 }
 
 static void mbox_snap_unlist(struct mbox_snap *snap)

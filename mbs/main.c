@@ -127,7 +127,6 @@ static int mbs_started(struct daemon *d, const char **error_r)
 	 * environment wins when set. */
 	snprintf(threads, sizeof(threads), "%lld", cfg_int(cfg, "worker_threads"));
 	setenv("UV_THREADPOOL_SIZE", threads, 0);
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	m->loop = daemon_loop(d);
 	daemon_hostname(cfg, m->hostname, sizeof(m->hostname));
 	m->authd = authd_client_new(m->loop, &set);
@@ -179,8 +178,6 @@ static void mbs_stopped(struct daemon *d)
 		return;
 	authd_client_free(m->authd);
 	mbs_notify_free(m->notify);
-	/* let the handles' close callbacks run (they free the notifier) */
-	uv_run(m->loop, UV_RUN_NOWAIT);
 	free(m);
 	daemon_set_context(d, NULL);
 }
