@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "authd-client.h"
@@ -842,4 +843,19 @@ void authd_client_auth_respond(struct authd_client_req *req, const char *b64)
 		ac_timer_arm(c, 0);
 	}
 	buf_free(&line);
+}
+
+bool authd_user_has_service(const struct authd_user_answer *a, const char *service)
+{
+	size_t n = strlen(service);
+
+	for (const char *p = a->services; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p, ", ");
+
+		if (len == n && strncasecmp(p, service, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return false;
 }

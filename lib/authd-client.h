@@ -53,6 +53,9 @@ struct authd_user_answer {
 	const char *services;     /* "smtp,imap,pop3,deliver" */
 	const char *state;        /* "active", "disabled", "domain-disabled" */
 };
+/* Whether a's services list names service (case-insensitive); an answer
+ * without the list allows nothing. */
+bool authd_user_has_service(const struct authd_user_answer *a, const char *service);
 
 struct authd_rcpt_target {
 	const char *local;        /* a local mailbox address, or NULL */

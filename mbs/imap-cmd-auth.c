@@ -147,21 +147,6 @@ static void imap_login_init_done(struct imap_client *c, void *ctx)
 	imap_client_tagged(c, "OK", "[CAPABILITY %s] Logged in", imap_client_capability(c));
 }
 
-static bool imap_has_service(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p != NULL && *p != '\0';) {
-		size_t len = strcspn(p, ", ");
-
-		if (len == n && strncasecmp(p, name, n) == 0)
-			return true;
-		p += len;
-		p += strspn(p, ", ");
-	}
-	return false;
-}
-
 static void imap_user_answer(void *ctx, const struct authd_user_answer *a)
 {
 	struct imap_client *c = ctx;
@@ -188,7 +173,7 @@ static void imap_user_answer(void *ctx, const struct authd_user_answer *a)
 		return;
 	}
 	if ((a->state != NULL && strcmp(a->state, "active") != 0) ||
-	    !imap_has_service(a->services, "imap")) {
+	    !authd_user_has_service(a, "imap")) {
 		/* the password was right: saying why gives nothing away */
 		imap_login_log_fail(c, "refused (disabled)");
 		free(c->user);

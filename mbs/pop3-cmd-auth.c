@@ -250,23 +250,6 @@ static void pop3_open_done(struct pop3_client *c, void *ctx)
 	pop3_client_done(c);
 }
 
-static bool pop3_service_listed(const char *services, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (services == NULL)
-		return true;
-	for (const char *p = services; *p != '\0';) {
-		size_t len = strcspn(p, ", ");
-
-		if (len == n && strncasecmp(p, name, n) == 0)
-			return true;
-		p += len;
-		p += strspn(p, ", ");
-	}
-	return false;
-}
-
 static void pop3_user_cb(void *ctx, const struct authd_user_answer *a)
 {
 	struct pop3_client *c = ctx;
@@ -284,7 +267,7 @@ static void pop3_user_cb(void *ctx, const struct authd_user_answer *a)
 	}
 	if (a->status != AUTHD_CLIENT_OK || a->maildir == NULL || a->maildir[0] != '/' ||
 	    (a->state != NULL && strcmp(a->state, "active") != 0) ||
-	    !pop3_service_listed(a->services, "pop3")) {
+	    !authd_user_has_service(a, "pop3")) {
 		log_info(conn_sid(c->conn), "%s: login refused user=<%s> reason=%s",
 			 conn_service(c->conn)->name, c->user,
 			 a->status != AUTHD_CLIENT_OK ? "no-user" : "pop3-disabled");
